@@ -1,0 +1,34 @@
+"""What the engine tells ``create_context`` about a request or connection."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias, TypeVar
+
+__all__ = ["CreateContext", "CtxT", "RequestInfo", "Transport"]
+
+Transport: TypeAlias = Literal["http", "sse", "ws"]
+
+CtxT = TypeVar("CtxT")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """The transport-level facts of one HTTP request or one WebSocket connection.
+
+    ``headers`` has lower-case names (for WebSocket: those of the upgrade request);
+    ``query`` is the decoded query string; ``peer`` is ``"host:port"`` when known;
+    ``connection_params`` is the object the client sent as tRPC connectionParams
+    (first WebSocket message, or the SSE ``connectionParams`` query parameter).
+    """
+
+    transport: Transport
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    peer: str | None = None
+    connection_params: Mapping[str, str | None] | None = None
+
+
+CreateContext: TypeAlias = Callable[[RequestInfo], Awaitable[CtxT]]
+"""Builds the application's context: once per HTTP request, once per WebSocket connection."""

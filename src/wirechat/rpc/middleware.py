@@ -1,0 +1,105 @@
+"""The middleware chain around a resolver.
+
+A middleware receives the :class:`Call` and a ``next`` function; it may check
+the context, replace it (``await next(new_ctx)``), or fail with an RPCError.
+Input validation is itself a middleware placed where ``.input()`` was called,
+so a shared ``authed`` base checks the user before it reads the input, as tRPC's
+``protectedProcedure`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+
+from .codec import UNDEFINED, InputSource
+from .context import RequestInfo
+from .envelopes import ProcedureType
+from .errors import ErrorCode, RPCError
+
+__all__ = ["Call", "Middleware", "Next", "input_middleware", "run_chain", "validation_issues"]
+
+CtxIn = TypeVar("CtxIn", contravariant=True)
+CtxOut = TypeVar("CtxOut", covariant=True)
+C = TypeVar("C", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[C]):
+    """One procedure call as middlewares see it."""
+
+    ctx: C
+    path: str
+    type: ProcedureType
+    info: RequestInfo
+    raw_input: InputSource
+    batch_index: int = 0
+    input: Any = UNDEFINED
+    """The validated input once an input middleware has run."""
+
+
+Next = Callable[[CtxOut], Awaitable[Any]]
+"""Continue the chain with a (possibly new) context; returns the resolver's result."""
+
+
+class Middleware(Protocol[CtxIn, CtxOut]):
+    def __call__(self, call: Call[CtxIn], next: Next[CtxOut], /) -> Awaitable[Any]: ...
+
+
+Step = Callable[[Call[Any], Callable[[Call[Any]], Awaitable[Any]]], Awaitable[Any]]
+"""The engine's internal form: a middleware that may also change the input."""
+
+
+def context_step(middleware: Middleware[Any, Any]) -> Step:
+    async def step(call: Call[Any], proceed: Callable[[Call[Any]], Awaitable[Any]]) -> Any:
+        async def next_(ctx: Any) -> Any:
+            return await proceed(replace(call, ctx=ctx))
+
+        return await middleware(call, next_)
+
+    return step
+
+
+def validation_issues(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic errors as tRPC-style ``[{path, message}]`` issues."""
+    return [{"path": list(err["loc"]), "message": err["msg"]} for err in exc.errors()]
+
+
+def input_middleware(adapter: TypeAdapter[Any]) -> Step:
+    """Validate the raw input; failure is BAD_REQUEST with ``data.issues``."""
+
+    async def step(call: Call[Any], proceed: Callable[[Call[Any]], Awaitable[Any]]) -> Any:
+        source = call.raw_input
+        raw = source.for_subscription() if call.type == "subscription" else source.raw()
+        try:
+            value = adapter.validate_python(None if raw is UNDEFINED else raw)
+        except ValidationError as exc:
+            issues = validation_issues(exc)
+            message = "; ".join(
+                f"{'.'.join(str(p) for p in issue['path']) or 'input'}: {issue['message']}"
+                for issue in issues
+            )
+            raise RPCError(
+                ErrorCode.BAD_REQUEST, message or "Invalid input", data={"issues": issues}
+            ) from exc
+        return await proceed(replace(call, input=value))
+
+    return step
+
+
+async def run_chain(
+    steps: tuple[Step, ...],
+    call: Call[Any],
+    resolve: Callable[[Call[Any]], Awaitable[Any]],
+) -> Any:
+    """Run ``steps`` in order, then ``resolve``; each step decides whether to go on."""
+
+    async def at(index: int, current: Call[Any]) -> Any:
+        if index == len(steps):
+            return await resolve(current)
+        return await steps[index](current, lambda c: at(index + 1, c))
+
+    return await at(0, call)

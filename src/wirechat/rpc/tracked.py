@@ -1,0 +1,35 @@
+"""``tracked(id, data)``: subscription events a client can resume after.
+
+A tracked event carries an id that the client remembers and sends back as
+``lastEventId`` when it reconnects (trpc-protocol.md §2.1, §3.7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+__all__ = ["Tracked", "tracked"]
+
+T = TypeVar("T")
+
+_FORBIDDEN_ID_CHARS = ("\0", "\r", "\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked(Generic[T]):
+    id: str
+    data: T
+
+
+def tracked(id: str, data: T) -> Tracked[T]:
+    """Mark ``data`` with a resumable event id.
+
+    Raises ValueError for an empty id or one containing NUL, CR or LF, which
+    would break SSE framing (≥11.2x rule, §2.2).
+    """
+    if not isinstance(id, str) or not id:
+        raise ValueError("tracked id must be a non-empty string")
+    if any(ch in id for ch in _FORBIDDEN_ID_CHARS):
+        raise ValueError("tracked id must not contain NUL, CR or LF")
+    return Tracked(id, data)

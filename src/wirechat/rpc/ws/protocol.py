@@ -1,0 +1,220 @@
+"""Sans-I/O tRPC-over-WebSocket messages (trpc-protocol.md §3).
+
+:func:`parse_frame` turns the text of one frame into typed events and never
+raises for bad input: a frame that is not a valid message becomes an
+:class:`Invalid` event carrying the PARSE_ERROR to send with ``id: null``.
+The ``encode_*`` functions build outgoing frames as bytes; subscription data
+is spliced around pre-encoded payloads so that a broadcast event serialized once
+is never re-encoded per subscriber.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+import orjson
+
+from ..codec import UNDEFINED, dumps
+from ..envelopes import ErrorShape, ProcedureType, RequestId
+from ..errors import ErrorCode, RPCError
+
+__all__ = [
+    "PING",
+    "PONG",
+    "RECONNECT",
+    "ConnectionParams",
+    "Event",
+    "Invalid",
+    "Ping",
+    "Pong",
+    "Request",
+    "Stop",
+    "TooManyInBatch",
+    "WSProtocolError",
+    "encode_error",
+    "encode_result",
+    "parse_connection_params",
+    "parse_frame",
+    "subscription_prefix",
+]
+
+PING: Final = "PING"
+PONG: Final = "PONG"
+RECONNECT: Final = b'{"id":null,"method":"reconnect"}'
+
+_METHODS: Final = frozenset({"query", "mutation", "subscription", "subscription.stop"})
+
+
+class WSProtocolError(Exception):
+    """A frame that is not a tRPC message; answered with an id:null PARSE_ERROR (§3.8)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Text ``PING``: answer ``PONG`` at once, in order (§3.9)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """Text ``PONG``: a keep-alive answer; nothing to send."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    id: RequestId
+    method: ProcedureType
+    path: str
+    input: Any
+    last_event_id: str | None
+    jsonrpc: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    id: RequestId
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionParams:
+    data: dict[str, str | None] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    error: RPCError
+
+
+@dataclass(frozen=True, slots=True)
+class TooManyInBatch:
+    """An array frame longer than the batch limit: each member with an id gets BAD_REQUEST."""
+
+    ids: tuple[RequestId | None, ...]
+
+
+Event: TypeAlias = Ping | Pong | Request | Stop | Invalid | TooManyInBatch
+
+
+def parse_frame(text: str | bytes, *, max_batch_size: int = 50) -> list[Event]:
+    """Decode one text frame into events (several for an array frame).
+
+    One invalid member rejects the whole array, with nothing executed (§3.8).
+    """
+    if text == PING or text == b"PING":
+        return [Ping()]
+    if text == PONG or text == b"PONG":
+        return [Pong()]
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return [Invalid(RPCError(ErrorCode.PARSE_ERROR, str(exc), cause=exc))]
+    try:
+        if isinstance(value, list):
+            if len(value) > max_batch_size:
+                return [TooManyInBatch(tuple(_loose_id(item) for item in value))]
+            return [_message(item) for item in value]
+        return [_message(value)]
+    except WSProtocolError as exc:
+        return [Invalid(RPCError(ErrorCode.PARSE_ERROR, str(exc), cause=exc))]
+
+
+def _loose_id(item: Any) -> RequestId | None:
+    if isinstance(item, dict):
+        rid = item.get("id")
+        if isinstance(rid, (int, float, str)) and not isinstance(rid, bool):
+            return rid
+    return None
+
+
+def _message(value: Any) -> Request | Stop:
+    if not isinstance(value, dict):
+        raise WSProtocolError("Not an object")
+    if "jsonrpc" in value and value["jsonrpc"] != "2.0":
+        raise WSProtocolError("Must be JSONRPC 2.0")
+    method = value.get("method")
+    if method not in _METHODS:
+        raise WSProtocolError("Invalid procedure type")
+    rid = value.get("id")
+    if rid is None:
+        raise WSProtocolError("`id` is required")
+    if isinstance(rid, bool) or not isinstance(rid, (int, float, str)) or rid != rid:
+        raise WSProtocolError("Invalid request id")
+    if method == "subscription.stop":
+        return Stop(rid)
+    params = value.get("params")
+    if not isinstance(params, dict):
+        raise WSProtocolError("Not an object")
+    path = params.get("path")
+    if not isinstance(path, str):
+        raise WSProtocolError("Invalid string")
+    last_event_id = params.get("lastEventId")
+    if last_event_id is not None and not isinstance(last_event_id, str):
+        raise WSProtocolError("Invalid string")
+    return Request(
+        rid,
+        method,
+        path,
+        params.get("input", UNDEFINED),
+        last_event_id,
+        "jsonrpc" in value,
+    )
+
+
+def parse_connection_params(text: str | bytes) -> ConnectionParams:
+    """The first frame of a ``?connectionParams=1`` connection (§3.5).
+
+    Raises RPCError (PARSE_ERROR) when it is not a connectionParams message whose
+    ``data`` is null or an object of strings.
+    """
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise RPCError(
+            ErrorCode.PARSE_ERROR, "Malformed TRPCConnectionParamsMessage", cause=exc
+        ) from exc
+    if not isinstance(value, dict) or value.get("method") != "connectionParams":
+        raise RPCError(ErrorCode.PARSE_ERROR, "Malformed TRPCConnectionParamsMessage")
+    data = value.get("data")
+    if data is not None and (
+        not isinstance(data, dict)
+        or not all(isinstance(v, str) or v is None for v in data.values())
+    ):
+        raise RPCError(ErrorCode.PARSE_ERROR, "Invalid connection params shape")
+    return ConnectionParams(data)
+
+
+def _id_prefix(rid: RequestId | None, jsonrpc: bool) -> bytes:
+    head = b'{"id":' + dumps(rid)
+    return head + b',"jsonrpc":"2.0"' if jsonrpc else head
+
+
+def encode_result(rid: RequestId, jsonrpc: bool, result_type: str, data: Any = UNDEFINED) -> bytes:
+    """``{"id":…,"result":{"type":…,"data":…}}``; no ``data`` key for undefined (§3.3)."""
+    body: dict[str, Any] = {"type": result_type}
+    if data is not UNDEFINED:
+        body["data"] = data
+    return _id_prefix(rid, jsonrpc) + b',"result":' + dumps(body) + b"}"
+
+
+def encode_error(rid: RequestId | None, jsonrpc: bool, shape: ErrorShape) -> bytes:
+    return _id_prefix(rid, jsonrpc) + b',"error":' + dumps(shape) + b"}"
+
+
+def subscription_prefix(rid: RequestId, jsonrpc: bool) -> bytes:
+    """The bytes every data frame of one subscription starts with; computed once."""
+    return _id_prefix(rid, jsonrpc) + b',"result":{"type":"data","data":'
+
+
+def encode_data(prefix: bytes, payload: bytes) -> bytes:
+    """An untracked data frame around an already encoded payload."""
+    return prefix + payload + b"}}"
+
+
+def encode_tracked(prefix: bytes, event_id: bytes, payload: bytes) -> bytes:
+    """A tracked data frame: ``data`` is ``{"id", "data"}`` and ``result.id`` repeats the id.
+
+    ``event_id`` is the id already JSON-encoded (a quoted string).
+    """
+    return b"".join(
+        (prefix, b'{"id":', event_id, b',"data":', payload, b'},"id":', event_id, b"}}")
+    )

@@ -1,0 +1,228 @@
+"""The standalone WebSocket server for WS_PORT, on picows.
+
+picows was chosen by measurement: it broadcasts at a fraction of the CPU of the
+ASGI WebSocket servers (see bench/). This module only moves frames between
+picows and :class:`WSSession`: it assembles fragmented messages, enforces the
+message size (close 1009) and the unsent-bytes bound (close 1013), runs the
+keep-alive timer and drains connections on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from picows import (
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    ws_create_server,
+)
+
+from ..context import RequestInfo
+from ..engine import Engine
+from .session import CloseCode, WSLimits, WSSession
+
+__all__ = ["WSServer"]
+
+logger = logging.getLogger("wirechat.ws")
+
+
+class _Connection(WSListener):
+    """One socket: picows callbacks in, :class:`WSSession` calls out."""
+
+    def __init__(self, server: WSServer, request: WSUpgradeRequest) -> None:
+        self.server = server
+        self.request = request
+        self.transport: WSTransport | None = None
+        self.session: WSSession | None = None
+        self.peer = "?"
+        self.opened_at = time.monotonic()
+        self._fragments: list[bytes] = []
+        self._fragment_bytes = 0
+        self._fragment_type = WSMsgType.TEXT
+        self._write_buffer_size: Callable[[], int] = lambda: 0
+
+    # picows callbacks ------------------------------------------------------------
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        tcp = transport.underlying_transport
+        self._write_buffer_size = tcp.get_write_buffer_size
+        peer = tcp.get_extra_info("peername")
+        if peer:
+            self.peer = f"{peer[0]}:{peer[1]}"
+        raw_path = self.request.path.decode("latin-1")
+        query = dict(parse_qsl(raw_path.partition("?")[2], keep_blank_values=True))
+        headers = {k.lower(): v for k, v in self.request.headers.items()}
+        info = RequestInfo("ws", headers, query, self.peer)
+        self.session = WSSession(
+            self.server.engine,
+            info,
+            self._send,
+            self._close,
+            limits=self.server.limits,
+            expect_connection_params=query.get("connectionParams") == "1",
+        )
+        self.server.connections.add(self)
+        logger.info("WebSocket connected peer=%s", self.peer)
+        self.server.on_change(+1)
+        self.session.start()
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        session = self.session
+        if session is None:
+            return
+        msg_type = frame.msg_type
+        if msg_type is WSMsgType.TEXT and frame.fin and not self._fragments:
+            session.receive_text(frame.get_payload_as_bytes())
+        elif msg_type in (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION):
+            self._assemble(session, frame)
+        elif msg_type is WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+        elif msg_type is WSMsgType.PONG:
+            session.last_inbound = time.monotonic()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.server.connections.discard(self)
+        session = self.session
+        if session is None:
+            return
+        self.server.on_change(-1)
+        handshake = transport.close_handshake
+        code = handshake.recv.code.value if handshake and handshake.recv else 1006
+        logger.info(
+            "WebSocket disconnected peer=%s code=%s after=%.1fs",
+            self.peer,
+            code,
+            time.monotonic() - self.opened_at,
+        )
+        task = asyncio.ensure_future(session.aclose())
+        self.server.closing.add(task)
+        task.add_done_callback(self.server.closing.discard)
+
+    # helpers ------------------------------------------------------------------------
+
+    def _assemble(self, session: WSSession, frame: WSFrame) -> None:
+        """Reassemble a fragmented message (RFC 6455 §5.4) within the size limit."""
+        if frame.msg_type is not WSMsgType.CONTINUATION:
+            self._fragments.clear()
+            self._fragment_bytes = 0
+            self._fragment_type = frame.msg_type
+        payload = frame.get_payload_as_bytes()
+        self._fragment_bytes += len(payload)
+        if self._fragment_bytes > self.server.limits.max_message_bytes:
+            self._fragments.clear()
+            self._close(CloseCode.MESSAGE_TOO_BIG, "message too big")
+            return
+        self._fragments.append(payload)
+        if not frame.fin:
+            return
+        data = b"".join(self._fragments)
+        self._fragments.clear()
+        self._fragment_bytes = 0
+        if self._fragment_type is WSMsgType.TEXT:
+            session.receive_text(data)
+        else:
+            session.receive_binary()
+
+    def _send(self, data: bytes | str) -> None:
+        transport = self.transport
+        if transport is None or transport.is_disconnected:
+            return
+        transport.send(WSMsgType.TEXT, data.encode() if isinstance(data, str) else data)
+        if self._write_buffer_size() > self.server.limits.max_buffered_bytes:
+            # A client that stopped reading: close it and free its buffer at once,
+            # rather than letting it grow or slowing the sender (api.md "Limits").
+            logger.warning("WebSocket peer=%s too slow, closing (1013)", self.peer)
+            if self.session is not None:
+                self.session.closed = True
+            transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too slow")
+            transport.disconnect(graceful=False)
+
+    def _close(self, code: int, reason: str) -> None:
+        transport = self.transport
+        if transport is None or transport.is_disconnected:
+            return
+        if self.session is not None:
+            self.session.closed = True
+        transport.send_close(WSCloseCode(code), reason.encode())
+        transport.disconnect()
+
+
+class WSServer:
+    """Serves tRPC over WebSocket on ``host:port`` for an :class:`Engine`."""
+
+    def __init__(
+        self,
+        engine: Engine[Any],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3001,
+        limits: WSLimits | None = None,
+        on_change: Callable[[int], None] = lambda delta: None,
+    ) -> None:
+        self.engine = engine
+        self.host = host
+        self.port = port
+        self.limits = limits or WSLimits()
+        self.on_change = on_change
+        self.connections: set[_Connection] = set()
+        self.closing: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+        self._keepalive_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Listen; raises OSError when the port is taken."""
+        self._server = await ws_create_server(
+            lambda request: _Connection(self, request),
+            self.host,
+            self.port,
+            # A frame over the message limit is refused by picows with 1009.
+            max_frame_size=self.limits.max_message_bytes,
+            enable_auto_pong=True,
+            websocket_handshake_timeout=10,
+        )
+        sock = self._server.sockets[0].getsockname() if self._server.sockets else None
+        if sock is not None:
+            self.port = sock[1]
+        if self.limits.ping_interval is not None:
+            self._keepalive_task = asyncio.ensure_future(self._keepalive())
+
+    async def _keepalive(self) -> None:
+        assert self.limits.ping_interval is not None
+        tick = min(self.limits.ping_interval, self.limits.pong_timeout) / 5
+        while True:
+            await asyncio.sleep(min(tick, 1.0))
+            now = time.monotonic()
+            for conn in list(self.connections):
+                if conn.session is not None:
+                    conn.session.keepalive(now)
+
+    async def shutdown(self, grace: float = 3.0) -> None:
+        """Stop accepting, send every client ``reconnect``, let calls in flight finish,
+        close every socket and wait for their subscriptions to end."""
+        if self._server is not None:
+            self._server.close()
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+        sessions = [c.session for c in list(self.connections) if c.session is not None]
+        if sessions:
+            await asyncio.gather(*(s.drain(grace) for s in sessions))
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.disconnect(graceful=False)
+        if self.closing:
+            await asyncio.wait(set(self.closing), timeout=grace)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)

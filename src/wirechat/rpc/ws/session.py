@@ -1,0 +1,375 @@
+"""One WebSocket connection's run state: context, calls in flight, subscriptions.
+
+Transport-free: the server adapter feeds frames in (:meth:`WSSession.receive_text`),
+and the session writes through the injected ``send`` and ``close`` callables, which
+must not block (they queue or write to the socket buffer). Both the standalone
+server and the ASGI adapter drive this same class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..codec import UNDEFINED, InputSource, dumps
+from ..context import RequestInfo
+from ..engine import Engine
+from ..errors import ErrorCode, RPCError
+from ..tracked import Tracked
+from .protocol import (
+    PING,
+    PONG,
+    RECONNECT,
+    ConnectionParams,
+    Invalid,
+    Ping,
+    Pong,
+    Request,
+    Stop,
+    TooManyInBatch,
+    encode_data,
+    encode_error,
+    encode_result,
+    encode_tracked,
+    parse_connection_params,
+    parse_frame,
+    subscription_prefix,
+)
+
+__all__ = ["CloseCode", "WSLimits", "WSSession"]
+
+logger = logging.getLogger("wirechat.rpc.ws")
+
+Send = Callable[[bytes | str], None]
+Close = Callable[[int, str], None]
+
+
+class CloseCode:
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+
+
+@dataclass(frozen=True, slots=True)
+class WSLimits:
+    """Per-connection limits (api.md "Limits"); each is a server setting."""
+
+    max_message_bytes: int = 1024 * 1024
+    max_batch_size: int = 50
+    max_subscriptions: int = 100
+    max_buffered_bytes: int = 8 * 1024 * 1024
+    ping_interval: float | None = 30.0
+    pong_timeout: float = 5.0
+
+
+class _Subscription:
+    __slots__ = ("id", "jsonrpc", "prefix", "task")
+
+    def __init__(self, rid: Any, jsonrpc: bool) -> None:
+        self.id = rid
+        self.jsonrpc = jsonrpc
+        self.prefix = subscription_prefix(rid, jsonrpc)
+        self.task: asyncio.Task[None] | None = None
+
+
+class WSSession:
+    """Runs the tRPC protocol for one connection.
+
+    Call :meth:`start` once the socket is open, :meth:`receive_text` for each text
+    message, :meth:`receive_binary` for binary ones and :meth:`aclose` when the
+    socket has gone. :meth:`keepalive` is polled by the server's timer.
+    """
+
+    def __init__(
+        self,
+        engine: Engine[Any],
+        info: RequestInfo,
+        send: Send,
+        close: Close,
+        *,
+        limits: WSLimits | None = None,
+        expect_connection_params: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.info = info
+        self.limits = limits or WSLimits()
+        self._send = send
+        self._close = close
+        self._awaiting_params = expect_connection_params
+        self._ctx: Any = None
+        self._ctx_ready = False
+        self._ctx_task: asyncio.Task[None] | None = None
+        self._queued: list[Request] = []
+        self._subscriptions: dict[Any, _Subscription] = {}
+        self._calls: set[asyncio.Task[None]] = set()
+        self.closed = False
+        self.last_inbound = time.monotonic()
+        self._ping_sent_at: float | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin creating the context, unless connectionParams must arrive first (§3.5)."""
+        if not self._awaiting_params:
+            self._begin_context(self.info)
+
+    def _begin_context(self, info: RequestInfo) -> None:
+        self.info = info
+        self._ctx_task = asyncio.ensure_future(self._create_context())
+
+    async def _create_context(self) -> None:
+        try:
+            self._ctx = await self.engine.create_context(self.info)
+        except RPCError as err:
+            self._reject(err)
+            return
+        self._ctx_ready = True
+        queued, self._queued = self._queued, []
+        for request in queued:
+            self._dispatch(request)
+
+    def _reject(self, err: RPCError) -> None:
+        """createContext failed: id:null error, one error per queued request, close (§3.5)."""
+        self.send(encode_error(None, False, self.engine.error_shape(err)))
+        for request in self._queued:
+            shape = self.engine.error_shape(err, request.path)
+            self.send(encode_error(request.id, request.jsonrpc, shape))
+        self._queued.clear()
+        self.close(CloseCode.NORMAL, "")
+
+    async def aclose(self) -> None:
+        """The socket is gone: cancel every call and subscription, send nothing more."""
+        self.closed = True
+        tasks = [t for t in (self._ctx_task, *self._calls) if t is not None]
+        tasks += [s.task for s in self._subscriptions.values() if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        self._subscriptions.clear()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def drain(self, grace: float) -> None:
+        """Graceful shutdown: ask the client to reconnect elsewhere, let queries and
+        mutations in flight finish (up to ``grace`` seconds), then end the connection."""
+        self.send(RECONNECT)
+        if self._calls:
+            await asyncio.wait(set(self._calls), timeout=grace)
+        self.close(CloseCode.SERVICE_RESTART, "server shutting down")
+
+    # -- I/O helpers ---------------------------------------------------------------
+
+    def send(self, data: bytes | str) -> None:
+        if not self.closed:
+            self._send(data)
+
+    def close(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            self._close(code, reason)
+
+    @property
+    def subscription_count(self) -> int:
+        return len(self._subscriptions)
+
+    # -- keep-alive (§3.9) -------------------------------------------------------
+
+    def keepalive(self, now: float) -> None:
+        """Server keep-alive: PING after ``ping_interval`` of silence; close when nothing
+        at all arrives within ``pong_timeout`` of that PING."""
+        interval = self.limits.ping_interval
+        if interval is None or self.closed:
+            return
+        if self._ping_sent_at is not None:
+            if self.last_inbound >= self._ping_sent_at:
+                self._ping_sent_at = None
+            elif now - self._ping_sent_at >= self.limits.pong_timeout:
+                self.close(CloseCode.GOING_AWAY, "keep-alive timeout")
+            return
+        if now - self.last_inbound >= interval:
+            self._ping_sent_at = now
+            self.send(PING)
+
+    # -- inbound -------------------------------------------------------------------
+
+    def receive_binary(self) -> None:
+        """Binary frames are not JSON text: id:null PARSE_ERROR, socket stays open (§3.1)."""
+        self.last_inbound = time.monotonic()
+        self._send_invalid(RPCError(ErrorCode.PARSE_ERROR, "Binary frames are not supported"))
+
+    def receive_text(self, text: str | bytes) -> None:
+        """Handle one complete text message."""
+        self.last_inbound = time.monotonic()
+        if self.closed:
+            return
+        if self._awaiting_params:
+            self._awaiting_params = False
+            if text in (PING, b"PING"):
+                # A keep-alive before the params does not count as the first message.
+                self._awaiting_params = True
+                self.send(PONG)
+                return
+            try:
+                params = parse_connection_params(text)
+            except RPCError as err:
+                self._reject(err)
+                return
+            self._on_connection_params(params)
+            return
+        for event in parse_frame(text, max_batch_size=self.limits.max_batch_size):
+            if isinstance(event, Ping):
+                self.send(PONG)
+            elif isinstance(event, Pong):
+                pass
+            elif isinstance(event, Request):
+                if self._ctx_ready:
+                    self._dispatch(event)
+                else:
+                    self._queued.append(event)
+            elif isinstance(event, Stop):
+                self._stop(event.id)
+            elif isinstance(event, Invalid):
+                self._send_invalid(event.error)
+            elif isinstance(event, TooManyInBatch):
+                too_many = RPCError(ErrorCode.BAD_REQUEST, "Batch call exceeds maximum size")
+                for rid in event.ids or (None,):
+                    self.send(encode_error(rid, False, self.engine.error_shape(too_many)))
+
+    def _on_connection_params(self, params: ConnectionParams) -> None:
+        info = self.info
+        self._begin_context(
+            RequestInfo(info.transport, info.headers, info.query, info.peer, params.data)
+        )
+
+    def _send_invalid(self, err: RPCError) -> None:
+        self.send(encode_error(None, False, self.engine.error_shape(err)))
+
+    # -- calls ---------------------------------------------------------------------
+
+    def _dispatch(self, request: Request) -> None:
+        procedure = self.engine.lookup(request.path)
+        if procedure is None or procedure.type != request.method:
+            err = RPCError(
+                ErrorCode.NOT_FOUND, f'No "{request.method}"-procedure on path "{request.path}"'
+            )
+            self._send_call_error(request, err)
+            return
+        source = InputSource.of(request.input, last_event_id=request.last_event_id)
+        if request.method == "subscription":
+            if request.id in self._subscriptions:
+                self._send_call_error(
+                    request, RPCError(ErrorCode.BAD_REQUEST, f"Duplicate id {request.id}")
+                )
+                return
+            if len(self._subscriptions) >= self.limits.max_subscriptions:
+                self._send_call_error(
+                    request,
+                    RPCError(
+                        ErrorCode.BAD_REQUEST,
+                        f"Too many subscriptions on one connection "
+                        f"(limit {self.limits.max_subscriptions})",
+                    ),
+                )
+                return
+            sub = _Subscription(request.id, request.jsonrpc)
+            self._subscriptions[request.id] = sub
+            sub.task = asyncio.ensure_future(self._run_subscription(sub, request, source))
+            return
+        task = asyncio.ensure_future(self._run_call(request, source))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    def _send_call_error(self, request: Request, err: RPCError) -> None:
+        shape = self.engine.error_shape(err, request.path)
+        self.send(encode_error(request.id, request.jsonrpc, shape))
+
+    async def _run_call(self, request: Request, source: InputSource) -> None:
+        procedure = self.engine.lookup(request.path)
+        assert procedure is not None
+        try:
+            result = await self.engine.call(procedure, request.path, self._ctx, self.info, source)
+        except RPCError as err:
+            self._send_call_error(request, err)
+            return
+        if hasattr(result, "__aiter__"):
+            aclose = getattr(result, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            self._send_call_error(
+                request,
+                RPCError(
+                    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                    "Cannot return an async iterable or observable from a query procedure "
+                    "with WebSockets",
+                ),
+            )
+            return
+        self.send(encode_result(request.id, request.jsonrpc, "data", result))
+
+    async def _run_subscription(
+        self, sub: _Subscription, request: Request, source: InputSource
+    ) -> None:
+        procedure = self.engine.lookup(request.path)
+        assert procedure is not None
+        iterator: Any = None
+        try:
+            try:
+                iterator = await self.engine.call(
+                    procedure, request.path, self._ctx, self.info, source
+                )
+            except RPCError as err:
+                # Errors before iteration: only the error frame (§3.7).
+                self._subscriptions.pop(sub.id, None)
+                self._send_call_error(request, err)
+                return
+            self.send(encode_result(sub.id, sub.jsonrpc, "started"))
+            prefix = sub.prefix
+            try:
+                async for value in iterator:
+                    if isinstance(value, Tracked):
+                        self.send(encode_tracked(prefix, dumps(value.id), dumps(value.data)))
+                    elif value is UNDEFINED:
+                        self.send(encode_result(sub.id, sub.jsonrpc, "data"))
+                    else:
+                        self.send(encode_data(prefix, dumps(value)))
+            except Exception as exc:
+                self._send_call_error(request, self.engine.wrap(exc, request.path))
+            self._finish(sub)
+        except asyncio.CancelledError:
+            # A stop (or the socket closing): `stopped` only if the socket is still open.
+            self._finish(sub)
+            raise
+        finally:
+            if iterator is not None:
+                aclose = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    with contextlib.suppress(Exception):
+                        await aclose()
+
+    def _finish(self, sub: _Subscription) -> None:
+        if self._subscriptions.get(sub.id) is sub:
+            del self._subscriptions[sub.id]
+            self.send(encode_result(sub.id, sub.jsonrpc, "stopped"))
+
+    def _stop(self, rid: Any) -> None:
+        """``subscription.stop``: cancel, then ``stopped``; unknown ids are ignored (§3.7)."""
+        for index, queued in enumerate(self._queued):
+            if queued.id == rid and queued.method == "subscription":
+                del self._queued[index]
+                self.send(encode_result(rid, queued.jsonrpc, "stopped"))
+                return
+        sub = self._subscriptions.get(rid)
+        if sub is None:
+            return
+        # Send `stopped` now, so no data for this id can follow the client's stop (§3.7 c85).
+        self._finish(sub)
+        if sub.task is not None:
+            sub.task.cancel()
