@@ -104,5 +104,6 @@ def to_rpc_error(exc: BaseException, *, is_dev: bool = False) -> RPCError:
     """
     if isinstance(exc, RPCError):
         return exc
-    message = (str(exc) or type(exc).__name__) if is_dev else None
-    return RPCError(ErrorCode.INTERNAL_SERVER_ERROR, message, cause=exc)
+    code = ErrorCode.INTERNAL_SERVER_ERROR
+    message = (str(exc) or type(exc).__name__) if is_dev else code.name
+    return RPCError(code, message, cause=exc)

@@ -39,7 +39,7 @@ def _encoded(value: Any) -> list[Any]:
     """An EncodedValue: ``[[value]]``, or ``[[]]`` for undefined."""
     if isinstance(value, Tracked):
         value = {"id": value.id, "data": value.data}
-    return [] if value is UNDEFINED else [value]
+    return [[]] if value is UNDEFINED else [[value]]
 
 
 async def jsonl_stream(
@@ -96,7 +96,7 @@ async def jsonl_stream(
         except Exception as exc:
             put([data_chunk, _ITER_ERROR, engine.shape_of(exc, call.path)])
         else:
-            put([data_chunk, _ITER_RETURN, [[]]])
+            put([data_chunk, _ITER_RETURN, _encoded(UNDEFINED)])
 
     async def run_all() -> None:
         try:

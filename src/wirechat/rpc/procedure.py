@@ -64,7 +64,8 @@ class Procedure:
                     f"Subscription {call.path} did not return an observable or a AsyncGenerator",
                 )
             return result
-        result = await result
+        if inspect.isawaitable(result):
+            result = await result
         if self.output is not None and result is not UNDEFINED:
             try:
                 result = self.output.validate_python(result)

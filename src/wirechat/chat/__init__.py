@@ -1,0 +1,3 @@
+"""The chat application: tables, schemas, auth, domain errors, services and routers."""
+
+__all__: list[str] = []

@@ -1,0 +1,310 @@
+"""Messages and the numbered event stream of each room (``messages.*``).
+
+Every created, edited or deleted message appends one ``room_events`` row whose ``seq``
+is the room's next number, in the same transaction as the change itself, so the stream
+is gap-free and a committed change always has its event (api.md "Ordered, gap-free,
+resumable message stream"). The number comes from
+``UPDATE rooms SET last_seq = last_seq + 1 ... RETURNING``: on PostgreSQL that locks the
+room row until commit, so events of a room commit in ``seq`` order; on SQLite the
+transaction already holds the database write lock (``BEGIN IMMEDIATE``).
+
+Lock order is message row, then room row, in every writer, so writers never deadlock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wirechat.chat import schemas
+from wirechat.chat.errors import Forbidden, NotFound
+from wirechat.chat.models import EVENT_TYPES, EventType, Message, Room, RoomEvent, User, utc_now
+from wirechat.chat.services.outputs import message_out
+from wirechat.chat.services.rooms import require_member
+from wirechat.db.session import SessionFactory, transaction
+
+__all__ = [
+    "MessageResult",
+    "StoredEvent",
+    "delete",
+    "edit",
+    "events_after",
+    "history",
+    "last_seq",
+    "send",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event of a room's stream; ``seq`` as a string is its tracked id."""
+
+    room_id: int
+    seq: int
+    type: EventType
+    message: schemas.Message
+
+    @property
+    def tracked_id(self) -> str:
+        """The id ``messages.onMessage`` sends with this event (``lastEventId`` on resume)."""
+        return str(self.seq)
+
+    def to_schema(self) -> schemas.MessageEvent:
+        """The event's data as api.md ``MessageEvent``."""
+        return schemas.MessageEvent(type=self.type, message=self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageResult:
+    """What a send, edit or delete produced.
+
+    ``event`` is the new event to publish to subscribers, or None when nothing changed
+    (an idempotent replay of a send, or deleting an already deleted message).
+    """
+
+    message: schemas.Message
+    event: StoredEvent | None
+
+
+async def _next_seq(session: AsyncSession, room_id: int) -> int:
+    seq = await session.scalar(
+        update(Room)
+        .where(Room.id == room_id)
+        .values(last_seq=Room.last_seq + 1)
+        .returning(Room.last_seq)
+        .execution_options(synchronize_session=False)
+    )
+    if seq is None:
+        raise NotFound("room")
+    return seq
+
+
+async def _append_event(
+    session: AsyncSession, message: Message, author: User, type_: EventType
+) -> StoredEvent:
+    seq = await _next_seq(session, message.room_id)
+    session.add(
+        RoomEvent(
+            room_id=message.room_id,
+            seq=seq,
+            type=type_,
+            message_id=message.id,
+            created_at=utc_now(),
+        )
+    )
+    await session.flush()
+    return StoredEvent(message.room_id, seq, type_, message_out(message, author))
+
+
+async def _by_client_id(
+    session: AsyncSession, author_id: int, client_message_id: str
+) -> schemas.Message | None:
+    row = (
+        await session.execute(
+            select(Message, User)
+            .join(User, User.id == Message.author_id)
+            .where(
+                Message.author_id == author_id,
+                Message.client_message_id == client_message_id,
+            )
+        )
+    ).one_or_none()
+    return None if row is None else message_out(*row)
+
+
+async def _author(session: AsyncSession, user_id: int) -> User:
+    author = await session.get(User, user_id)
+    if author is None:
+        raise NotFound("user")
+    return author
+
+
+async def send(
+    sessions: SessionFactory,
+    *,
+    room_id: int,
+    author_id: int,
+    text: str,
+    client_message_id: str | None = None,
+) -> MessageResult:
+    """Store a message and its ``created`` event (``messages.send``).
+
+    ``text`` is stored as given (the input schema trims it). With a
+    ``client_message_id`` the author already used, returns the message stored the first
+    time and ``event=None``, even when the retries run concurrently: the unique
+    ``(author_id, client_message_id)`` index lets one insert win, the others roll back
+    (returning their sequence number) and read the winner's row.
+
+    Raises:
+        NotFound: no such room.
+        Forbidden: the author is not a member.
+    """
+    try:
+        async with transaction(sessions, write=True) as session:
+            await require_member(session, room_id, author_id)
+            if client_message_id is not None:
+                stored = await _by_client_id(session, author_id, client_message_id)
+                if stored is not None:
+                    return MessageResult(stored, None)
+            author = await _author(session, author_id)
+            message = Message(
+                room_id=room_id,
+                author_id=author_id,
+                text=text,
+                client_message_id=client_message_id,
+                created_at=utc_now(),
+            )
+            session.add(message)
+            await session.flush()
+            event = await _append_event(session, message, author, "created")
+        return MessageResult(event.message, event)
+    except IntegrityError:
+        if client_message_id is None:
+            raise
+        async with transaction(sessions) as session:
+            stored = await _by_client_id(session, author_id, client_message_id)
+        if stored is None:
+            raise
+        return MessageResult(stored, None)
+
+
+async def _locked_message(session: AsyncSession, message_id: int) -> Message:
+    # FOR UPDATE (PostgreSQL; SQLite holds the write lock already): an edit racing a
+    # delete must see the deletion, not overwrite it.
+    message = await session.get(Message, message_id, with_for_update=True)
+    if message is None:
+        raise NotFound("message")
+    return message
+
+
+async def edit(
+    sessions: SessionFactory, *, message_id: int, user_id: int, text: str
+) -> MessageResult:
+    """Replace a message's text and append an ``edited`` event (``messages.edit``).
+
+    A deleted message is gone for editing purposes: :class:`NotFound`, as it is gone
+    from history.
+
+    Raises:
+        NotFound: no such message, or it was deleted.
+        Forbidden: the caller is not a member of its room, or not its author.
+    """
+    async with transaction(sessions, write=True) as session:
+        message = await _locked_message(session, message_id)
+        await require_member(session, message.room_id, user_id)
+        if message.author_id != user_id:
+            raise Forbidden("only the author can edit a message")
+        if message.deleted_at is not None:
+            raise NotFound("message")
+        message.text = text
+        message.edited_at = utc_now()
+        await session.flush()
+        event = await _append_event(
+            session, message, await _author(session, message.author_id), "edited"
+        )
+    return MessageResult(event.message, event)
+
+
+async def delete(sessions: SessionFactory, *, message_id: int, user_id: int) -> MessageResult:
+    """Delete a message and append a ``deleted`` event (``messages.delete``).
+
+    The row stays with its text erased and ``deleted_at`` set; the result is that
+    deleted form. Deleting it again returns the same form with ``event=None``.
+
+    Raises:
+        NotFound: no such message.
+        Forbidden: the caller is not a member of its room, or neither its author nor the
+            room's owner.
+    """
+    async with transaction(sessions, write=True) as session:
+        message = await _locked_message(session, message_id)
+        room = await require_member(session, message.room_id, user_id)
+        if user_id not in (message.author_id, room.owner_id):
+            raise Forbidden("only the author or the room owner can delete a message")
+        author = await _author(session, message.author_id)
+        if message.deleted_at is not None:
+            return MessageResult(message_out(message, author), None)
+        message.text = ""
+        message.deleted_at = utc_now()
+        await session.flush()
+        event = await _append_event(session, message, author, "deleted")
+    return MessageResult(event.message, event)
+
+
+async def history(
+    sessions: SessionFactory,
+    *,
+    room_id: int,
+    user_id: int,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> schemas.Page[schemas.Message]:
+    """One page of a room's messages, newest first, deleted ones left out (``messages.list``).
+
+    ``cursor`` is the smallest id of the previous page (its ``nextCursor``);
+    ``nextCursor`` is null when no older message remains.
+
+    Raises:
+        NotFound: no such room.
+        Forbidden: ``user_id`` is not a member.
+    """
+    query = (
+        select(Message, User)
+        .join(User, User.id == Message.author_id)
+        .where(Message.room_id == room_id, Message.deleted_at.is_(None))
+    )
+    if cursor is not None:
+        query = query.where(Message.id < cursor)
+    async with transaction(sessions) as session:
+        await require_member(session, room_id, user_id)
+        rows = (await session.execute(query.order_by(Message.id.desc()).limit(limit + 1))).all()
+    items = [message_out(message, author) for message, author in rows[:limit]]
+    return schemas.Page[schemas.Message](
+        items=items, next_cursor=items[-1].id if len(rows) > limit else None
+    )
+
+
+async def events_after(
+    session: AsyncSession, room_id: int, after_seq: int, limit: int = 100
+) -> list[StoredEvent]:
+    """Events of a room with ``seq > after_seq``, in order, at most ``limit`` of them.
+
+    For replay on resume. Each event carries its message as it is NOW, so replaying an
+    old ``created`` event of a since-deleted message shows ``text == ""`` and
+    ``deletedAt``, never the deleted text. Check membership before calling; call again
+    from the last ``seq`` returned while a full page comes back.
+    """
+    rows = await session.execute(
+        select(RoomEvent.seq, RoomEvent.type, Message, User)
+        .join(Message, Message.id == RoomEvent.message_id)
+        .join(User, User.id == Message.author_id)
+        .where(RoomEvent.room_id == room_id, RoomEvent.seq > after_seq)
+        .order_by(RoomEvent.seq)
+        .limit(limit)
+    )
+    return [
+        StoredEvent(room_id, seq, _event_type(type_), message_out(message, author))
+        for seq, type_, message, author in rows
+    ]
+
+
+def _event_type(value: str) -> EventType:
+    for known in EVENT_TYPES:
+        if value == known:
+            return known
+    raise ValueError(f"unknown room event type {value!r}")
+
+
+async def last_seq(session: AsyncSession, room_id: int) -> int:
+    """The ``seq`` of the room's latest event (0 before the first one).
+
+    Raises:
+        NotFound: no such room.
+    """
+    seq = await session.scalar(select(Room.last_seq).where(Room.id == room_id))
+    if seq is None:
+        raise NotFound("room")
+    return seq

@@ -1,0 +1,184 @@
+"""Assembly and lifecycle of the process: HTTP on PORT, WebSocket on WS_PORT.
+
+:func:`serve` binds both ports (a taken port is a :class:`StartupError` naming
+the setting), builds the application, serves until SIGTERM or SIGINT, then
+shuts down gracefully: every WebSocket client is told to reconnect, calls in
+flight finish, subscriptions end, the database and broker are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from .config import Settings
+from .rpc import Engine, HTTPHandler, SSEOptions, TRPCASGIApp, WSLimits, WSServer
+from .web import ReadyCheck, build_http_app
+
+__all__ = ["AppFactory", "Application", "StartupError", "load_factory", "serve"]
+
+logger = logging.getLogger("wirechat")
+
+DEFAULT_APP = "wirechat.chat.app:build_application"
+
+
+class StartupError(Exception):
+    """The process cannot start; the message says why and which setting to change."""
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Application:
+    """What a factory hands the server: the engine and its dependencies' hooks."""
+
+    engine: Engine[Any]
+    ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
+    aclose: Callable[[], Awaitable[None]] = _nothing
+    registry: CollectorRegistry = REGISTRY
+    on_connections_change: Callable[[int], None] = lambda delta: None
+
+
+AppFactory = Callable[[Settings], Awaitable[Application]]
+
+
+def load_factory(spec: str) -> AppFactory:
+    """Import ``module:attribute``, e.g. ``wirechat.chat.app:build_application``."""
+    module_name, _, attr = spec.partition(":")
+    factory: AppFactory = getattr(importlib.import_module(module_name), attr)
+    return factory
+
+
+def bind(host: str, port: int, setting: str) -> socket.socket:
+    """Bind a listening TCP socket now, so a taken port fails before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); set {setting} to a free port"
+        ) from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class _UvicornServer(uvicorn.Server):
+    """uvicorn without its own signal handling: :func:`serve` owns shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def display_host(host: str) -> str:
+    return "localhost" if host in ("0.0.0.0", "::", "") else host
+
+
+async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
+    """Run until a signal arrives; returns the exit status."""
+    http_sock = bind(settings.host, settings.port, "PORT")
+    ws_sock: socket.socket | None = None
+    if settings.ws_enabled:
+        ws_sock = bind(settings.host, settings.ws_port, "WS_PORT")
+        ws_sock.close()  # picows binds itself; this only proved the port is free
+    application = await (factory or load_factory(DEFAULT_APP))(settings)
+
+    handler = HTTPHandler(
+        application.engine,
+        max_batch_size=settings.max_batch_size,
+        sse=SSEOptions(
+            ping_ms=settings.sse_ping_ms,
+            reconnect_after_inactivity_ms=settings.sse_reconnect_after_inactivity_ms,
+        ),
+    )
+    limits = WSLimits(
+        max_message_bytes=settings.max_ws_message_bytes,
+        max_batch_size=settings.max_batch_size,
+        max_subscriptions=settings.max_subscriptions_per_connection,
+        max_buffered_bytes=settings.max_buffered_bytes,
+        ping_interval=settings.ws_ping_interval_seconds,
+        pong_timeout=settings.ws_pong_timeout_seconds,
+    )
+    trpc = TRPCASGIApp(handler, max_body_bytes=settings.max_body_bytes, ws_limits=limits)
+    http_app = build_http_app(
+        trpc,
+        cors_origins=settings.cors_origin_list,
+        ready_checks=application.ready_checks,
+        registry=application.registry,
+    )
+    config = uvicorn.Config(
+        http_app,
+        loop="none",
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        ws_per_message_deflate=False,
+        ws_max_size=settings.max_ws_message_bytes,
+        timeout_graceful_shutdown=max(int(settings.shutdown_grace_seconds), 1),
+    )
+    http_server = _UvicornServer(config)
+
+    ws_server: WSServer | None = None
+    if settings.ws_enabled:
+        ws_server = WSServer(
+            application.engine,
+            host=settings.host,
+            port=settings.ws_port,
+            limits=limits,
+            on_change=application.on_connections_change,
+        )
+        try:
+            await ws_server.start()
+        except OSError as exc:
+            await application.aclose()
+            raise StartupError(
+                f"cannot listen on {settings.host}:{settings.ws_port} ({exc.strerror}); "
+                "set WS_PORT to a free port"
+            ) from exc
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    http_task = asyncio.ensure_future(http_server.serve(sockets=[http_sock]))
+    host = display_host(settings.host)
+    port = http_sock.getsockname()[1]
+    logger.info("HTTP server listening on http://%s:%s (tRPC at /trpc)", host, port)
+    if ws_server is not None:
+        logger.info("WebSocket server listening on ws://%s:%s", host, ws_server.port)
+    else:
+        logger.info("WebSocket server disabled (WS_ENABLED=false)")
+
+    stop_task = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    stop_task.cancel()
+    logger.info("Shutting down")
+    grace = settings.shutdown_grace_seconds
+    if ws_server is not None:
+        await ws_server.shutdown(grace)
+    http_server.should_exit = True
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(http_task, grace + 1)
+    await application.aclose()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+    logger.info("Stopped")
+    return 0
