@@ -38,3 +38,4 @@ def configure_logging(level: str, fmt: str) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # picows reports every accepted connection at INFO; wirechat logs its own line.
     logging.getLogger("picows").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

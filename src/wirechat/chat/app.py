@@ -1,0 +1,113 @@
+"""Assembly of the chat application from the settings (``wirechat serve``'s default app)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+
+from wirechat.broker import create_broker
+from wirechat.chat.auth import PasswordHasher, TokenService, load_or_create_secret
+from wirechat.chat.context import ContextFactory
+from wirechat.chat.deps import Deps
+from wirechat.chat.hub import EventRecord, RoomHub
+from wirechat.chat.metrics import ChatMetrics
+from wirechat.chat.presence import MemoryPresence
+from wirechat.chat.routers import app_router
+from wirechat.chat.services import messages
+from wirechat.chat.services.ratelimit import MemoryRateLimiter
+from wirechat.config import Settings
+from wirechat.db.migrate import upgrade
+from wirechat.db.session import create_engine, default_sqlite_url, session_factory, transaction
+from wirechat.rpc import Engine
+from wirechat.rpc.codec import dumps
+from wirechat.server import Application, StartupError
+
+__all__ = ["build_application"]
+
+logger = logging.getLogger("wirechat")
+
+
+def _describe(url: str) -> str:
+    """The database URL without credentials, for messages."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+async def build_application(settings: Settings) -> Application:
+    """Connect and migrate the database, pick the broker, wire the procedures.
+
+    Raises StartupError (naming the setting) when the database is unreachable.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.database_url or default_sqlite_url(settings.data_dir)
+    try:
+        # Safe with several processes starting at once (the migration takes a lock).
+        await upgrade(url)
+    except Exception as exc:
+        raise StartupError(
+            f"cannot use the database at {_describe(url)} ({type(exc).__name__}: {exc}); "
+            "check DATABASE_URL"
+        ) from exc
+    db = create_engine(url)
+    sessions = session_factory(db)
+
+    secret = settings.jwt_secret
+    if not secret:
+        secret, created = load_or_create_secret(settings.data_dir)
+        logger.warning(
+            "JWT_SECRET is not set: %s a generated secret in %s (set JWT_SECRET in production)",
+            "created" if created else "using",
+            settings.data_dir / "jwt_secret",
+        )
+
+    try:
+        broker = create_broker(settings.redis_url)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from exc
+
+    async def load_events(room_id: int, after_seq: int) -> list[EventRecord]:
+        async with transaction(sessions) as session:
+            events = await messages.events_after(session, room_id, after_seq, 100)
+        return [EventRecord(e.seq, dumps(e.to_schema())) for e in events]
+
+    async def last_seq(room_id: int) -> int:
+        async with transaction(sessions) as session:
+            return await messages.last_seq(session, room_id)
+
+    metrics = ChatMetrics()
+    hub = RoomHub(broker, load_events, last_seq)
+    presence = MemoryPresence()
+    deps = Deps(
+        sessions=sessions,
+        hasher=PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_cost,
+            parallelism=settings.argon2_parallelism,
+        ),
+        tokens=TokenService(secret, settings.jwt_expires_in),
+        hub=hub,
+        presence=presence,
+        limiter=MemoryRateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds),
+        metrics=metrics,
+    )
+    engine = Engine(app_router, ContextFactory(deps), is_dev=settings.dev_mode, observer=metrics)
+
+    async def database_ready() -> bool:
+        async with db.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def aclose() -> None:
+        await hub.aclose()
+        await presence.aclose()
+        await broker.aclose()
+        await db.dispose()
+
+    return Application(
+        engine=engine,
+        ready_checks={"database": database_ready, "broker": broker.ping},
+        aclose=aclose,
+        registry=metrics.registry,
+        on_connections_change=metrics.connections_changed,
+    )

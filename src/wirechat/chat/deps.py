@@ -1,0 +1,25 @@
+"""Everything a procedure needs besides its input, built once by ``chat.app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wirechat.chat.auth import PasswordHasher, TokenService
+from wirechat.chat.hub import RoomHub
+from wirechat.chat.metrics import ChatMetrics
+from wirechat.chat.presence import PresenceStore
+from wirechat.chat.services.ratelimit import RateLimiter
+from wirechat.db.session import SessionFactory
+
+__all__ = ["Deps"]
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    sessions: SessionFactory
+    hasher: PasswordHasher
+    tokens: TokenService
+    hub: RoomHub
+    presence: PresenceStore
+    limiter: RateLimiter
+    metrics: ChatMetrics

@@ -1,0 +1,314 @@
+"""Room traffic between processes, and its fan-out to this process's subscribers.
+
+One broker topic per room (``room:<id>``) carries four kinds of payload, each
+encoded once by its publisher:
+
+    E<seq>\\n<MessageEvent JSON>   a stored message event (its seq is the tracked id)
+    T<typing event JSON>          a typing change
+    P                             presence changed; subscribers read a new snapshot
+    L<user id>                    a member left: end that user's streams of the room
+
+A process listens to a room's topic only while it has local subscribers (one
+broker subscription per room, not per subscriber). The channel delivers message
+events gap-free and in ``seq`` order: a jump in ``seq`` (events published out of
+commit order, a lost broker connection) is filled from the database log, and
+duplicates are dropped. Each local listener has its own bounded queue, so a slow
+subscriber never delays the others: when its queue is full it is told it lagged
+and catches up from the database by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import orjson
+
+from wirechat.broker import Broker, BrokerError, BrokerUnavailable, SubscriptionLost
+
+__all__ = ["EventRecord", "Lagged", "Listener", "ListenerKind", "RoomHub"]
+
+logger = logging.getLogger("wirechat.hub")
+
+ListenerKind = Literal["events", "typing", "presence"]
+
+LoadEvents = Callable[[int, int], Awaitable[list["EventRecord"]]]
+"""``load(room_id, after_seq)``: up to one page of stored events after ``after_seq``."""
+
+LastSeq = Callable[[int], Awaitable[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    seq: int
+    payload: bytes
+    """The MessageEvent, JSON-encoded once."""
+
+
+class Lagged(Exception):
+    """The listener's queue overflowed; catch up from the database and attach again."""
+
+
+class _Left:
+    __slots__ = ()
+
+
+_LEFT = _Left()
+_PRESENCE = b""
+
+Item = EventRecord | bytes | _Left
+
+
+class Listener:
+    """One local subscriber's feed from a room channel. Iterate from one task."""
+
+    __slots__ = (
+        "_channel",
+        "_ended",
+        "_queue",
+        "_waiter",
+        "capacity",
+        "kind",
+        "start_seq",
+        "user_id",
+    )
+
+    def __init__(
+        self, channel: _RoomChannel, user_id: int, kind: ListenerKind, capacity: int
+    ) -> None:
+        self._channel = channel
+        self.user_id = user_id
+        self.kind = kind
+        self.capacity = capacity
+        self._queue: deque[Item] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._ended: BaseException | None = None
+        self.start_seq = 0
+        """The last event seq the channel had seen when this listener attached."""
+
+    def push(self, item: Item) -> None:
+        if self._ended is not None:
+            return
+        if self.kind == "presence" and item is _PRESENCE and _PRESENCE in self._queue:
+            return  # presence signals coalesce: one pending snapshot is enough
+        if len(self._queue) >= self.capacity:
+            self._queue.clear()
+            self._ended = Lagged()
+        else:
+            self._queue.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def __aiter__(self) -> Listener:
+        return self
+
+    async def __anext__(self) -> EventRecord | bytes:
+        """The next event record (events), typing payload (typing) or ``b""`` (presence).
+
+        Stops when the user left the room; raises :class:`Lagged` after an overflow.
+        """
+        while True:
+            if self._queue:
+                item = self._queue.popleft()
+                if isinstance(item, _Left):
+                    raise StopAsyncIteration
+                return item
+            if self._ended is not None:
+                raise self._ended
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def close(self) -> None:
+        self._channel.detach(self)
+
+
+class _RoomChannel:
+    """This process's view of one room topic: a broker subscription and its listeners."""
+
+    def __init__(self, hub: RoomHub, room_id: int) -> None:
+        self.hub = hub
+        self.room_id = room_id
+        self.topic = f"room:{room_id}"
+        self.listeners: set[Listener] = set()
+        self.last_seq = 0
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.task = asyncio.ensure_future(self._run())
+        self.typing_timers: dict[int, asyncio.TimerHandle] = {}
+
+    async def _run(self) -> None:
+        first = True
+        delay = 0.05
+        while True:
+            try:
+                async with self.hub.broker.subscribe(self.topic) as subscription:
+                    if first:
+                        self.last_seq = await self.hub.last_seq(self.room_id)
+                        first = False
+                        self.ready.set_result(None)
+                    else:
+                        await self._catch_up(None)
+                        self._dispatch_all(_PRESENCE, "presence")
+                    delay = 0.05
+                    async for payload in subscription:
+                        await self._receive(payload)
+            except asyncio.CancelledError:
+                raise
+            except (SubscriptionLost, BrokerError) as exc:
+                logger.warning(
+                    "room %s: broker subscription lost (%s); resubscribing", self.room_id, exc
+                )
+            except Exception as exc:
+                if not self.ready.done():
+                    self.ready.set_exception(exc)
+                    return
+                logger.exception("room %s: channel failed; resubscribing", self.room_id)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _receive(self, payload: bytes) -> None:
+        kind = payload[:1]
+        if kind == b"E":
+            head, _, body = payload.partition(b"\n")
+            seq = int(head[1:])
+            if seq <= self.last_seq:
+                return
+            if seq > self.last_seq + 1:
+                await self._catch_up(seq)
+                if seq <= self.last_seq:
+                    return
+            self.last_seq = seq
+            self._dispatch_all(EventRecord(seq, body), "events")
+        elif kind == b"T":
+            self._typing(payload[1:])
+        elif kind == b"P":
+            self._dispatch_all(_PRESENCE, "presence")
+        elif kind == b"L":
+            user_id = int(payload[1:])
+            for listener in list(self.listeners):
+                if listener.user_id == user_id:
+                    listener.push(_LEFT)
+
+    async def _catch_up(self, until: int | None) -> None:
+        """Fill a gap from the database log (events are committed before publication)."""
+        while until is None or self.last_seq < until:
+            records = await self.hub.load_events(self.room_id, self.last_seq)
+            for record in records:
+                if record.seq > self.last_seq:
+                    self.last_seq = record.seq
+                    self._dispatch_all(record, "events")
+            if len(records) < self.hub.page_size:
+                return
+
+    def _dispatch_all(self, item: Item, kind: ListenerKind) -> None:
+        for listener in self.listeners:
+            if listener.kind == kind:
+                listener.push(item)
+
+    def _typing(self, payload: bytes) -> None:
+        """Relay a typing change; expire ``isTyping: true`` here after the TTL, so every
+        process emits the ``false`` even when the sender's process has gone."""
+        event = orjson.loads(payload)
+        user_id = int(event["user"]["id"])
+        timer = self.typing_timers.pop(user_id, None)
+        if timer is not None:
+            timer.cancel()
+        if event.get("isTyping"):
+            expired = orjson.dumps({**event, "isTyping": False})
+            self.typing_timers[user_id] = asyncio.get_running_loop().call_later(
+                self.hub.typing_ttl, self._typing_expired, user_id, expired
+            )
+        self._dispatch_all(payload, "typing")
+
+    def _typing_expired(self, user_id: int, payload: bytes) -> None:
+        self.typing_timers.pop(user_id, None)
+        self._dispatch_all(payload, "typing")
+
+    def detach(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+        if not self.listeners and self.hub.channels.get(self.room_id) is self:
+            del self.hub.channels[self.room_id]
+            self.close()
+
+    def close(self) -> None:
+        self.task.cancel()
+        for timer in self.typing_timers.values():
+            timer.cancel()
+        self.typing_timers.clear()
+
+
+class RoomHub:
+    """Publishes room traffic through the broker and fans it out to local listeners."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        load_events: LoadEvents,
+        last_seq: LastSeq,
+        *,
+        page_size: int = 100,
+        listener_capacity: int = 1000,
+        typing_ttl: float = 5.0,
+    ) -> None:
+        self.broker = broker
+        self.load_events = load_events
+        self.last_seq = last_seq
+        self.page_size = page_size
+        self.listener_capacity = listener_capacity
+        self.typing_ttl = typing_ttl
+        self.channels: dict[int, _RoomChannel] = {}
+
+    async def attach(self, room_id: int, user_id: int, kind: ListenerKind) -> Listener:
+        """A listener that receives everything published to the room from now on.
+
+        Returns once the broker subscription is in place, so an event published
+        after this returns is delivered.
+        """
+        channel = self.channels.get(room_id)
+        if channel is None:
+            channel = self.channels[room_id] = _RoomChannel(self, room_id)
+        listener = Listener(channel, user_id, kind, self.listener_capacity)
+        channel.listeners.add(listener)
+        try:
+            await asyncio.shield(channel.ready)
+        except BaseException:
+            channel.detach(listener)
+            raise
+        listener.start_seq = channel.last_seq
+        return listener
+
+    async def _publish(self, room_id: int, payload: bytes) -> None:
+        try:
+            await self.broker.publish(f"room:{room_id}", payload)
+        except BrokerUnavailable as exc:
+            # The change is stored; subscribers fill the gap from the log later.
+            logger.warning("room %s: publish failed (%s)", room_id, exc)
+
+    async def publish_event(self, room_id: int, seq: int, event_json: bytes) -> None:
+        await self._publish(room_id, b"E%d\n" % seq + event_json)
+
+    async def publish_typing(self, room_id: int, event_json: bytes) -> None:
+        await self._publish(room_id, b"T" + event_json)
+
+    async def publish_presence(self, room_id: int) -> None:
+        await self._publish(room_id, b"P")
+
+    async def publish_left(self, room_id: int, user_id: int) -> None:
+        await self._publish(room_id, b"L%d" % user_id)
+
+    async def aclose(self) -> None:
+        channels = list(self.channels.values())
+        self.channels.clear()
+        for channel in channels:
+            channel.close()
+        for channel in channels:
+            with contextlib.suppress(BaseException):
+                await channel.task

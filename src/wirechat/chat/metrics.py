@@ -1,0 +1,60 @@
+"""Prometheus metrics of one process (api.md ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from wirechat.rpc import ErrorCode
+from wirechat.rpc.envelopes import ProcedureType
+
+__all__ = ["ChatMetrics"]
+
+
+class ChatMetrics:
+    """Connections, subscriptions, calls and errors per procedure, delivered events and
+    call latency. Also the engine's :class:`~wirechat.rpc.Observer`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.connections = Gauge(
+            "wirechat_ws_connections", "Open WebSocket connections", registry=self.registry
+        )
+        self.subscriptions = Gauge(
+            "wirechat_subscriptions",
+            "Active subscriptions by procedure",
+            ["procedure"],
+            registry=self.registry,
+        )
+        self.calls = Counter(
+            "wirechat_calls", "Procedure calls", ["procedure", "type"], registry=self.registry
+        )
+        self.errors = Counter(
+            "wirechat_call_errors",
+            "Procedure calls that failed, by error code",
+            ["procedure", "code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "wirechat_call_seconds",
+            "Procedure call latency (for subscriptions: until the stream is set up)",
+            ["procedure"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.delivered = Counter(
+            "wirechat_events_delivered",
+            "Events delivered to subscribers, by procedure",
+            ["procedure"],
+            registry=self.registry,
+        )
+
+    def call_finished(
+        self, path: str, type: ProcedureType, seconds: float, error: ErrorCode | None
+    ) -> None:
+        self.calls.labels(path, type).inc()
+        self.latency.labels(path).observe(seconds)
+        if error is not None:
+            self.errors.labels(path, error.name).inc()
+
+    def connections_changed(self, delta: int) -> None:
+        self.connections.inc(delta)

@@ -1,0 +1,91 @@
+"""``messages.*``: send, history, edit, delete and the resumable ``onMessage`` stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+
+from wirechat.chat import schemas
+from wirechat.chat.context import AuthedContext
+from wirechat.chat.deps import Deps
+from wirechat.chat.routers.base import authed
+from wirechat.chat.services import messages, rooms
+from wirechat.chat.services.messages import MessageResult
+from wirechat.chat.stream import message_stream
+from wirechat.db.session import transaction
+from wirechat.rpc import Router, Tracked
+from wirechat.rpc.codec import dumps
+
+__all__ = ["messages_router"]
+
+
+async def _publish(deps: Deps, result: MessageResult) -> schemas.Message:
+    event = result.event
+    if event is not None:
+        await deps.hub.publish_event(event.room_id, event.seq, dumps(event.to_schema()))
+    return result.message
+
+
+async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.Message:
+    d = ctx.deps
+    await d.limiter.hit(f"send:{ctx.user_id}")
+    result = await messages.send(
+        d.sessions,
+        room_id=input.room_id,
+        author_id=ctx.user_id,
+        text=input.text,
+        client_message_id=input.client_message_id,
+    )
+    return await _publish(d, result)
+
+
+async def list_(
+    ctx: AuthedContext, input: schemas.ListMessagesInput
+) -> schemas.Page[schemas.Message]:
+    return await messages.history(
+        ctx.deps.sessions,
+        room_id=input.room_id,
+        user_id=ctx.user_id,
+        cursor=input.cursor,
+        limit=input.limit,
+    )
+
+
+async def edit(ctx: AuthedContext, input: schemas.EditMessageInput) -> schemas.Message:
+    result = await messages.edit(
+        ctx.deps.sessions, message_id=input.message_id, user_id=ctx.user_id, text=input.text
+    )
+    return await _publish(ctx.deps, result)
+
+
+async def delete(ctx: AuthedContext, input: schemas.DeleteMessageInput) -> schemas.Message:
+    result = await messages.delete(
+        ctx.deps.sessions, message_id=input.message_id, user_id=ctx.user_id
+    )
+    return await _publish(ctx.deps, result)
+
+
+async def on_message(
+    ctx: AuthedContext, input: schemas.OnMessageInput
+) -> AsyncIterator[Tracked[orjson.Fragment]]:
+    """Set up before ``started`` is sent: membership checked, listener attached,
+    presence counted; the replay and live events follow in the stream."""
+    d = ctx.deps
+    async with transaction(d.sessions) as session:
+        await rooms.require_member(session, input.room_id, ctx.user_id)
+    listener = await d.hub.attach(input.room_id, ctx.user_id, "events")
+    if await d.presence.join(input.room_id, ctx.user_id):
+        await d.hub.publish_presence(input.room_id)
+    return message_stream(d, listener, input.room_id, ctx.user_id, input.after_seq)
+
+
+messages_router = Router(
+    {
+        "send": authed.input(schemas.SendMessageInput).mutation(send),
+        "list": authed.input(schemas.ListMessagesInput).query(list_),
+        "edit": authed.input(schemas.EditMessageInput).mutation(edit),
+        "delete": authed.input(schemas.DeleteMessageInput).mutation(delete),
+        "onMessage": authed.input(schemas.OnMessageInput).subscription(on_message),
+    }
+)

@@ -1,0 +1,68 @@
+"""``presence.onPresence``: a snapshot of who is online in a room, then one per change."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import select
+
+from wirechat.chat import schemas
+from wirechat.chat.context import AuthedContext
+from wirechat.chat.deps import Deps
+from wirechat.chat.hub import Lagged, Listener
+from wirechat.chat.models import User
+from wirechat.chat.routers.base import authed
+from wirechat.chat.services import rooms
+from wirechat.chat.services.outputs import user_out
+from wirechat.db.session import transaction
+from wirechat.rpc import Router
+
+__all__ = ["presence_router"]
+
+
+async def snapshot(deps: Deps, room_id: int) -> dict[str, Any]:
+    ids = await deps.presence.online(room_id)
+    users: list[schemas.User] = []
+    if ids:
+        async with transaction(deps.sessions) as session:
+            rows = await session.scalars(select(User).where(User.id.in_(ids)).order_by(User.id))
+            users = [user_out(row) for row in rows]
+    return {"roomId": room_id, "online": users}
+
+
+async def _presence_events(
+    deps: Deps, listener: Listener, room_id: int
+) -> AsyncIterator[dict[str, Any]]:
+    try:
+        last: dict[str, Any] | None = None
+        current = await snapshot(deps, room_id)
+        while True:
+            if current != last:
+                yield current
+                last = current
+            try:
+                await anext(listener)
+            except StopAsyncIteration:
+                return
+            except Lagged:
+                listener.close()
+                listener = await deps.hub.attach(room_id, listener.user_id, "presence")
+            current = await snapshot(deps, room_id)
+    finally:
+        listener.close()
+
+
+async def on_presence(
+    ctx: AuthedContext, input: schemas.RoomIdInput
+) -> AsyncIterator[dict[str, Any]]:
+    d = ctx.deps
+    async with transaction(d.sessions) as session:
+        await rooms.require_member(session, input.room_id, ctx.user_id)
+    listener = await d.hub.attach(input.room_id, ctx.user_id, "presence")
+    return _presence_events(d, listener, input.room_id)
+
+
+presence_router = Router(
+    {"onPresence": authed.input(schemas.RoomIdInput).subscription(on_presence)}
+)

@@ -1,0 +1,58 @@
+"""``typing.*``: ephemeral typing indicators, never stored; ``true`` expires after 5 s."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+
+from wirechat.chat import schemas
+from wirechat.chat.context import AuthedContext
+from wirechat.chat.hub import Listener
+from wirechat.chat.routers.base import authed
+from wirechat.chat.services import accounts, rooms
+from wirechat.db.session import transaction
+from wirechat.rpc import Router
+
+__all__ = ["typing_router"]
+
+
+async def set_typing(ctx: AuthedContext, input: schemas.SetTypingInput) -> schemas.Ok:
+    d = ctx.deps
+    async with transaction(d.sessions) as session:
+        await rooms.require_member(session, input.room_id, ctx.user_id)
+    user = await accounts.get_user(d.sessions, ctx.user_id)
+    event = {
+        "roomId": input.room_id,
+        "user": {"id": user.id, "username": user.username, "displayName": user.display_name},
+        "isTyping": input.is_typing,
+    }
+    await d.hub.publish_typing(input.room_id, orjson.dumps(event))
+    return schemas.Ok()
+
+
+async def _typing_events(listener: Listener) -> AsyncIterator[orjson.Fragment]:
+    try:
+        async for payload in listener:
+            assert isinstance(payload, bytes)
+            yield orjson.Fragment(payload)
+    finally:
+        listener.close()
+
+
+async def on_typing(
+    ctx: AuthedContext, input: schemas.RoomIdInput
+) -> AsyncIterator[orjson.Fragment]:
+    d = ctx.deps
+    async with transaction(d.sessions) as session:
+        await rooms.require_member(session, input.room_id, ctx.user_id)
+    listener = await d.hub.attach(input.room_id, ctx.user_id, "typing")
+    return _typing_events(listener)
+
+
+typing_router = Router(
+    {
+        "set": authed.input(schemas.SetTypingInput).mutation(set_typing),
+        "onTyping": authed.input(schemas.RoomIdInput).subscription(on_typing),
+    }
+)
