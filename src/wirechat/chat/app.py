@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import text
 
@@ -12,10 +13,10 @@ from wirechat.chat.context import ContextFactory
 from wirechat.chat.deps import Deps
 from wirechat.chat.hub import EventRecord, RoomHub
 from wirechat.chat.metrics import ChatMetrics
-from wirechat.chat.presence import MemoryPresence
+from wirechat.chat.presence import MemoryPresence, PresenceStore
 from wirechat.chat.routers import app_router
 from wirechat.chat.services import messages
-from wirechat.chat.services.ratelimit import MemoryRateLimiter
+from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimiter
 from wirechat.config import Settings
 from wirechat.db.migrate import upgrade
 from wirechat.db.session import create_engine, default_sqlite_url, session_factory, transaction
@@ -77,7 +78,29 @@ async def build_application(settings: Settings) -> Application:
 
     metrics = ChatMetrics()
     hub = RoomHub(broker, load_events, last_seq)
-    presence = MemoryPresence()
+    presence: PresenceStore
+    limiter: RateLimiter
+    redis_client: Any = None
+    if settings.redis_url:
+        # Scale-out: presence and rate limits are shared by every process.
+        from redis.asyncio import Redis
+
+        from wirechat.chat.shared_state import RedisPresence, RedisRateLimiter
+
+        redis_client = Redis.from_url(
+            settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
+        )
+        shared = RedisPresence(redis_client, on_change=hub.publish_presence)
+        shared.start()
+        presence = shared
+        limiter = RedisRateLimiter(
+            redis_client, settings.rate_limit_messages, settings.rate_limit_window_seconds
+        )
+    else:
+        presence = MemoryPresence()
+        limiter = MemoryRateLimiter(
+            settings.rate_limit_messages, settings.rate_limit_window_seconds
+        )
     deps = Deps(
         sessions=sessions,
         hasher=PasswordHasher(
@@ -88,7 +111,7 @@ async def build_application(settings: Settings) -> Application:
         tokens=TokenService(secret, settings.jwt_expires_in),
         hub=hub,
         presence=presence,
-        limiter=MemoryRateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds),
+        limiter=limiter,
         metrics=metrics,
     )
     engine = Engine(app_router, ContextFactory(deps), is_dev=settings.dev_mode, observer=metrics)
@@ -102,6 +125,8 @@ async def build_application(settings: Settings) -> Application:
         await hub.aclose()
         await presence.aclose()
         await broker.aclose()
+        if redis_client is not None:
+            await redis_client.aclose()
         await db.dispose()
 
     return Application(
