@@ -77,7 +77,8 @@ async def build_application(settings: Settings) -> Application:
             return await messages.last_seq(session, room_id)
 
     metrics = ChatMetrics()
-    hub = RoomHub(broker, load_events, last_seq)
+    delivered = metrics.delivered.labels("messages.onMessage")
+    hub = RoomHub(broker, load_events, last_seq, on_dispatch=delivered.inc)
     presence: PresenceStore
     limiter: RateLimiter
     redis_client: Any = None

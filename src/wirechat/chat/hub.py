@@ -24,12 +24,12 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Literal
 
 import orjson
 
 from wirechat.broker import Broker, BrokerError, BrokerUnavailable, SubscriptionLost
+from wirechat.rpc import Tracked, tracked
 
 __all__ = ["EventRecord", "Lagged", "Listener", "ListenerKind", "RoomHub"]
 
@@ -43,11 +43,20 @@ LoadEvents = Callable[[int, int], Awaitable[list["EventRecord"]]]
 LastSeq = Callable[[int], Awaitable[int]]
 
 
-@dataclass(frozen=True, slots=True)
 class EventRecord:
-    seq: int
-    payload: bytes
-    """The MessageEvent, JSON-encoded once."""
+    """One stored event as subscribers receive it, encoded once for all of them."""
+
+    __slots__ = ("payload", "seq", "tracked")
+
+    def __init__(self, seq: int, payload: bytes) -> None:
+        self.seq = seq
+        self.payload = payload
+        """The MessageEvent, JSON-encoded once."""
+        self.tracked: Tracked[orjson.Fragment] = tracked(str(seq), orjson.Fragment(payload))
+        """What ``messages.onMessage`` emits: shared by every subscriber of the event."""
+
+    def __repr__(self) -> str:
+        return f"EventRecord(seq={self.seq})"
 
 
 class Lagged(Exception):
@@ -70,6 +79,7 @@ class Listener:
     __slots__ = (
         "_channel",
         "_ended",
+        "_follow",
         "_queue",
         "_waiter",
         "capacity",
@@ -90,8 +100,12 @@ class Listener:
         self._ended: BaseException | None = None
         self.start_seq = 0
         """The last event seq the channel had seen when this listener attached."""
+        self._follow: tuple[Callable[[EventRecord], None], asyncio.Future[None]] | None = None
 
     def push(self, item: Item) -> None:
+        if self._follow is not None:
+            self._deliver(item)
+            return
         if self._ended is not None:
             return
         if self.kind == "presence" and item is _PRESENCE and _PRESENCE in self._queue:
@@ -104,6 +118,39 @@ class Listener:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def follow(self, callback: Callable[[EventRecord], None]) -> asyncio.Future[None]:
+        """Deliver the queued events, then each new one as it is dispatched, by calling
+        ``callback`` synchronously: no task switch per subscriber per event.
+
+        The returned future completes when the user leaves the room, or fails with
+        :class:`Lagged` (the queue overflowed before following) or with whatever the
+        callback raised.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._follow = (callback, done)
+        while self._queue and self._follow is not None:
+            self._deliver(self._queue.popleft())
+        if self._follow is not None and self._ended is not None:
+            self._follow = None
+            done.set_exception(self._ended)
+        return done
+
+    def unfollow(self) -> None:
+        self._follow = None
+
+    def _deliver(self, item: Item) -> None:
+        assert self._follow is not None
+        callback, done = self._follow
+        if isinstance(item, _Left):
+            self._follow = None
+            done.set_result(None)
+            return
+        try:
+            callback(item)  # type: ignore[arg-type]
+        except Exception as exc:
+            self._follow = None
+            done.set_exception(exc)
 
     def __aiter__(self) -> Listener:
         return self
@@ -128,6 +175,7 @@ class Listener:
                 self._waiter = None
 
     def close(self) -> None:
+        self._follow = None
         self._channel.detach(self)
 
 
@@ -209,9 +257,13 @@ class _RoomChannel:
                 return
 
     def _dispatch_all(self, item: Item, kind: ListenerKind) -> None:
+        count = 0
         for listener in self.listeners:
             if listener.kind == kind:
                 listener.push(item)
+                count += 1
+        if count and kind == "events":
+            self.hub.on_dispatch(count)
 
     def _typing(self, payload: bytes) -> None:
         """Relay a typing change; expire ``isTyping: true`` here after the TTL, so every
@@ -257,8 +309,11 @@ class RoomHub:
         page_size: int = 100,
         listener_capacity: int = 1000,
         typing_ttl: float = 5.0,
+        on_dispatch: Callable[[int], None] = lambda count: None,
     ) -> None:
         self.broker = broker
+        self.on_dispatch = on_dispatch
+        """Told how many local subscribers each live message event went to (metrics)."""
         self.load_events = load_events
         self.last_seq = last_seq
         self.page_size = page_size

@@ -7,91 +7,98 @@ The seam is race-free because of the order of operations:
 2. replay from the database every event after ``lastEventId``: this read
    happens after step 1, so it covers every event committed before the
    listener could see it;
-3. go live: skip queued events the replay already delivered (``seq`` not above
-   the last one sent), and fill any jump in ``seq`` from the database.
+3. go live: skip events the replay already delivered (``seq`` not above the
+   last one sent); a jump in ``seq`` goes back to step 2 from the last one sent.
 
 Every event has one ``seq`` per room, so "already delivered" and "missing" are
 integer comparisons, and a replayed event carries the message as it is now (a
-since-deleted message shows no text).
+since-deleted message shows no text). Live events are emitted synchronously from
+the room channel's fan-out (:meth:`Listener.follow`): no task switch per
+subscriber per event.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from wirechat.chat.deps import Deps
 from wirechat.chat.hub import EventRecord, Lagged, Listener
 from wirechat.chat.services import messages
 from wirechat.db.session import transaction
-from wirechat.rpc import Tracked, tracked
+from wirechat.rpc import Emit
 from wirechat.rpc.codec import dumps
 
-__all__ = ["message_stream", "replay"]
+__all__ = ["MessageStream", "replay"]
 
 PAGE = 100
 
 
-async def _load(session: AsyncSession, room_id: int, after_seq: int) -> list[EventRecord]:
-    events = await messages.events_after(session, room_id, after_seq, PAGE)
-    return [EventRecord(e.seq, dumps(e.to_schema())) for e in events]
+class _Gap(Exception):
+    """A live event is not the next one: fill from the log before going on."""
 
 
-async def replay(
-    deps: Deps, room_id: int, after_seq: int, until: int | None = None
-) -> AsyncIterator[EventRecord]:
-    """Stored events after ``after_seq`` (up to ``until``), page by page."""
+async def replay(deps: Deps, room_id: int, after_seq: int) -> AsyncIterator[EventRecord]:
+    """Stored events after ``after_seq``, page by page, in ``seq`` order."""
     cursor = after_seq
-    while until is None or cursor < until:
+    while True:
         async with transaction(deps.sessions) as session:
-            page = await _load(session, room_id, cursor)
-        for record in page:
-            if until is not None and record.seq > until:
-                return
-            cursor = record.seq
-            yield record
-        if len(page) < PAGE:
+            events = await messages.events_after(session, room_id, cursor, PAGE)
+        for event in events:
+            cursor = event.seq
+            yield EventRecord(event.seq, dumps(event.to_schema()))
+        if len(events) < PAGE:
             return
 
 
-async def message_stream(
-    deps: Deps, listener: Listener, room_id: int, user_id: int, after_seq: int | None
-) -> AsyncIterator[Tracked[orjson.Fragment]]:
-    """The events of one ``messages.onMessage`` subscription; ends when the user leaves."""
-    delivered_total = deps.metrics.delivered.labels("messages.onMessage")
-    gauge = deps.metrics.subscriptions.labels("messages.onMessage")
-    gauge.inc()
-    # Without lastEventId the stream starts live: from what the channel had seen
-    # when the listener attached.
-    delivered = listener.start_seq if after_seq is None else after_seq
-    try:
-        while True:
-            try:
-                async for record in replay(deps, room_id, delivered):
-                    delivered = record.seq
-                    delivered_total.inc()
-                    yield tracked(str(record.seq), orjson.Fragment(record.payload))
-                async for item in listener:
-                    assert isinstance(item, EventRecord)
-                    if item.seq <= delivered:
-                        continue
-                    if item.seq > delivered + 1:
-                        async for record in replay(deps, room_id, delivered, item.seq - 1):
-                            delivered = record.seq
-                            delivered_total.inc()
-                            yield tracked(str(record.seq), orjson.Fragment(record.payload))
-                    delivered = item.seq
-                    delivered_total.inc()
-                    yield tracked(str(item.seq), orjson.Fragment(item.payload))
-                return  # the user left the room
-            except Lagged:
-                # Too slow for the live feed: attach anew and catch up from the log.
-                listener.close()
-                listener = await deps.hub.attach(room_id, user_id, "events")
-    finally:
-        listener.close()
-        gauge.dec()
-        if await deps.presence.leave(room_id, user_id):
-            await deps.hub.publish_presence(room_id)
+class MessageStream:
+    """The events of one ``messages.onMessage`` subscription (a push source).
+
+    Completes when the user leaves the room. Set up (membership, listener, presence)
+    is done by the caller before the client is told ``started``.
+    """
+
+    def __init__(
+        self, deps: Deps, listener: Listener, room_id: int, user_id: int, after_seq: int | None
+    ) -> None:
+        self.deps = deps
+        self.listener = listener
+        self.room_id = room_id
+        self.user_id = user_id
+        # Without lastEventId the stream starts live: after what the channel had seen
+        # when the listener attached.
+        self.delivered = listener.start_seq if after_seq is None else after_seq
+
+    async def run(self, emit: Emit) -> None:
+        deps = self.deps
+        gauge = deps.metrics.subscriptions.labels("messages.onMessage")
+        replayed = deps.metrics.delivered.labels("messages.onMessage")
+        gauge.inc()
+
+        def live(record: EventRecord) -> None:
+            if record.seq <= self.delivered:
+                return
+            if record.seq != self.delivered + 1:
+                raise _Gap
+            self.delivered = record.seq
+            emit(record.tracked)
+
+        try:
+            while True:
+                async for record in replay(deps, self.room_id, self.delivered):
+                    self.delivered = record.seq
+                    replayed.inc()
+                    emit(record.tracked)
+                try:
+                    await self.listener.follow(live)
+                    return  # the user left the room
+                except _Gap:
+                    continue
+                except Lagged:
+                    # Fell behind while replaying: attach anew and catch up from the log.
+                    self.listener.close()
+                    self.listener = await deps.hub.attach(self.room_id, self.user_id, "events")
+        finally:
+            self.listener.close()
+            gauge.dec()
+            if await deps.presence.leave(self.room_id, self.user_id):
+                await deps.hub.publish_presence(self.room_id)

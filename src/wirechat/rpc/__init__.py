@@ -20,6 +20,7 @@ from .http import HTTPHandler
 from .init import RPC, init_rpc
 from .middleware import Call, Middleware, Next
 from .procedure import Procedure, ProcedureBuilder
+from .push import Emit, PushSource, iterate_push
 from .router import Router
 from .sse import SSEOptions
 from .tracked import Tracked, tracked
@@ -31,6 +32,7 @@ __all__ = [
     "UNDEFINED",
     "Call",
     "CreateContext",
+    "Emit",
     "Engine",
     "ErrorCode",
     "ErrorFormatter",
@@ -40,6 +42,7 @@ __all__ = [
     "Observer",
     "Procedure",
     "ProcedureBuilder",
+    "PushSource",
     "RPCError",
     "RequestInfo",
     "Router",
@@ -49,5 +52,6 @@ __all__ = [
     "WSLimits",
     "WSServer",
     "init_rpc",
+    "iterate_push",
     "tracked",
 ]

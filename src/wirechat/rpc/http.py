@@ -23,6 +23,7 @@ from .envelopes import ErrorShape, ProcedureType
 from .errors import ErrorCode, RPCError
 from .jsonl import JSONL_HEADERS, jsonl_stream
 from .procedure import Procedure
+from .push import PushSource
 from .sse import SSE_HEADERS, SSEOptions, sse_stream
 
 __all__ = ["HTTPHandler", "HTTPRequest", "HTTPResponse", "PreparedCall"]
@@ -98,7 +99,7 @@ class _BatchInput:
 
 def is_stream_like(value: Any) -> bool:
     """An async iterable: fine for JSONL, refused by plain JSON responses (§1.5)."""
-    return hasattr(value, "__aiter__")
+    return hasattr(value, "__aiter__") or isinstance(value, PushSource)
 
 
 class HTTPHandler:

@@ -18,6 +18,7 @@ from .codec import UNDEFINED, dumps
 from .context import RequestInfo
 from .engine import Engine
 from .errors import RPCError
+from .push import PushSource, iterate_push
 from .tracked import Tracked
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ async def jsonl_stream(
             return
         result_chunk, data_chunk = allocate(), allocate()
         put([call.index, _PROMISE_FULFILLED, [[{"result": 0}], ["result", 0, result_chunk]]])
+        if isinstance(result, PushSource):
+            result = iterate_push(result)
         if not hasattr(result, "__aiter__"):
             put([result_chunk, _PROMISE_FULFILLED, [[{"data": 0}], ["data", 0, data_chunk]]])
             put([data_chunk, _PROMISE_FULFILLED, _encoded(result)])

@@ -19,6 +19,7 @@ from .codec import UNDEFINED
 from .envelopes import ProcedureType
 from .errors import ErrorCode, RPCError
 from .middleware import Call, Middleware, Step, context_step, input_middleware, run_chain
+from .push import PushSource
 
 __all__ = ["Procedure", "ProcedureBuilder"]
 
@@ -28,7 +29,6 @@ I = TypeVar("I")  # noqa: E741 - the input type, named as in tRPC
 I2 = TypeVar("I2")
 
 Resolver = Callable[[Any, Any], Awaitable[Any]]
-SubscriptionResolver = Callable[[Any, Any], Awaitable[AsyncIterator[Any]] | AsyncIterator[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class Procedure:
         if self.type == "subscription":
             if inspect.isawaitable(result):
                 result = await result
-            if not hasattr(result, "__aiter__"):
+            if not hasattr(result, "__aiter__") and not isinstance(result, PushSource):
                 raise RPCError(
                     ErrorCode.INTERNAL_SERVER_ERROR,
                     f"Subscription {call.path} did not return an observable or a AsyncGenerator",
@@ -128,9 +128,10 @@ class ProcedureBuilder(Generic[C, I]):
 
     def subscription(
         self,
-        resolver: Callable[[C, I], Awaitable[AsyncIterator[Any]] | AsyncIterator[Any]],
+        resolver: Callable[[C, I], Awaitable[AsyncIterator[Any] | PushSource] | AsyncIterator[Any]],
     ) -> Procedure:
         """A subscription; the resolver is an async generator function, or a coroutine
-        function that sets things up and then returns an async iterator (the setup is
-        then finished before the client is told ``started``)."""
+        function that sets things up and then returns an async iterator or a
+        :class:`PushSource` (the setup is then finished before the client is told
+        ``started``)."""
         return self._build("subscription", resolver)

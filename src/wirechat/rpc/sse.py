@@ -21,6 +21,7 @@ from .codec import dumps
 from .context import RequestInfo
 from .engine import Engine
 from .errors import RPCError
+from .push import PushSource, iterate_push
 from .tracked import Tracked
 
 if TYPE_CHECKING:
@@ -87,6 +88,8 @@ async def sse_stream(
         yield sse_event(dumps(engine.error_shape(err, call.path)), event=b"serialized-error")
         return
 
+    if isinstance(iterator, PushSource):
+        iterator = iterate_push(iterator)
     known_id = call.raw_input.last_event_id
     deadline = (
         time.monotonic() + options.max_duration_ms / 1000 if options.max_duration_ms else None

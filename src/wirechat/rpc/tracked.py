@@ -13,8 +13,6 @@ __all__ = ["Tracked", "tracked"]
 
 T = TypeVar("T")
 
-_FORBIDDEN_ID_CHARS = ("\0", "\r", "\n")
-
 
 @dataclass(frozen=True, slots=True)
 class Tracked(Generic[T]):
@@ -30,6 +28,6 @@ def tracked(id: str, data: T) -> Tracked[T]:
     """
     if not isinstance(id, str) or not id:
         raise ValueError("tracked id must be a non-empty string")
-    if any(ch in id for ch in _FORBIDDEN_ID_CHARS):
+    if "\n" in id or "\r" in id or "\0" in id:
         raise ValueError("tracked id must not contain NUL, CR or LF")
     return Tracked(id, data)

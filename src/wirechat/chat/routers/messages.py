@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import orjson
-
 from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
 from wirechat.chat.deps import Deps
 from wirechat.chat.routers.base import authed
 from wirechat.chat.services import messages, rooms
 from wirechat.chat.services.messages import MessageResult
-from wirechat.chat.stream import message_stream
+from wirechat.chat.stream import MessageStream
 from wirechat.db.session import transaction
-from wirechat.rpc import Router, Tracked
+from wirechat.rpc import Router
 from wirechat.rpc.codec import dumps
 
 __all__ = ["messages_router"]
@@ -66,9 +62,7 @@ async def delete(ctx: AuthedContext, input: schemas.DeleteMessageInput) -> schem
     return await _publish(ctx.deps, result)
 
 
-async def on_message(
-    ctx: AuthedContext, input: schemas.OnMessageInput
-) -> AsyncIterator[Tracked[orjson.Fragment]]:
+async def on_message(ctx: AuthedContext, input: schemas.OnMessageInput) -> MessageStream:
     """Set up before ``started`` is sent: membership checked, listener attached,
     presence counted; the replay and live events follow in the stream."""
     d = ctx.deps
@@ -77,7 +71,7 @@ async def on_message(
     listener = await d.hub.attach(input.room_id, ctx.user_id, "events")
     if await d.presence.join(input.room_id, ctx.user_id):
         await d.hub.publish_presence(input.room_id)
-    return message_stream(d, listener, input.room_id, ctx.user_id, input.after_seq)
+    return MessageStream(d, listener, input.room_id, ctx.user_id, input.after_seq)
 
 
 messages_router = Router(

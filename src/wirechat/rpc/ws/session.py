@@ -20,6 +20,7 @@ from ..codec import UNDEFINED, InputSource, dumps
 from ..context import RequestInfo
 from ..engine import Engine
 from ..errors import ErrorCode, RPCError
+from ..push import PushSource
 from ..tracked import Tracked
 from .protocol import (
     PING,
@@ -299,7 +300,7 @@ class WSSession:
         except RPCError as err:
             self._send_call_error(request, err)
             return
-        if hasattr(result, "__aiter__"):
+        if hasattr(result, "__aiter__") or isinstance(result, PushSource):
             aclose = getattr(result, "aclose", None)
             if aclose is not None:
                 await aclose()
@@ -331,15 +332,14 @@ class WSSession:
                 self._send_call_error(request, err)
                 return
             self.send(encode_result(sub.id, sub.jsonrpc, "started"))
-            prefix = sub.prefix
+            emit = self._emitter(sub)
             try:
-                async for value in iterator:
-                    if isinstance(value, Tracked):
-                        self.send(encode_tracked(prefix, dumps(value.id), dumps(value.data)))
-                    elif value is UNDEFINED:
-                        self.send(encode_result(sub.id, sub.jsonrpc, "data"))
-                    else:
-                        self.send(encode_data(prefix, dumps(value)))
+                if isinstance(iterator, PushSource):
+                    push, iterator = iterator, None
+                    await push.run(emit)
+                else:
+                    async for value in iterator:
+                        emit(value)
             except Exception as exc:
                 self._send_call_error(request, self.engine.wrap(exc, request.path))
             self._finish(sub)
@@ -353,6 +353,24 @@ class WSSession:
                 if aclose is not None:
                     with contextlib.suppress(Exception):
                         await aclose()
+
+    def _emitter(self, sub: _Subscription) -> Callable[[Any], None]:
+        """Encode and send one value of ``sub`` (payloads already encoded are spliced in)."""
+        prefix = sub.prefix
+        subscriptions = self._subscriptions
+        send = self.send
+
+        def emit(value: Any) -> None:
+            if subscriptions.get(sub.id) is not sub:
+                return  # stopped: nothing more for this id (§3.7, c85)
+            if isinstance(value, Tracked):
+                send(encode_tracked(prefix, dumps(value.id), dumps(value.data)))
+            elif value is UNDEFINED:
+                send(encode_result(sub.id, sub.jsonrpc, "data"))
+            else:
+                send(encode_data(prefix, dumps(value)))
+
+        return emit
 
     def _finish(self, sub: _Subscription) -> None:
         if self._subscriptions.get(sub.id) is sub:

@@ -1,0 +1,64 @@
+"""Push subscriptions: a source that calls ``emit(value)`` instead of being iterated.
+
+An async generator costs a task switch per value per subscriber. For a broadcast
+to thousands of subscribers that dominates the CPU, so a subscription resolver
+may instead return a :class:`PushSource`: its ``run(emit)`` is awaited for the
+life of the subscription and may call ``emit`` synchronously from any callback
+(for example straight from a broker's fan-out loop). The WebSocket session
+encodes and writes each emitted value at once; other transports iterate the
+source through :func:`iterate_push`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Emit", "PushSource", "iterate_push"]
+
+Emit = Callable[[Any], None]
+"""Send one subscription value (plain or :class:`~wirechat.rpc.Tracked`); never blocks."""
+
+
+@runtime_checkable
+class PushSource(Protocol):
+    async def run(self, emit: Emit) -> None:
+        """Emit values until the subscription is over; return to complete it, raise to
+        fail it. Cancelled when the client stops the subscription or goes away."""
+        ...
+
+
+class _Done:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+async def iterate_push(source: PushSource) -> AsyncIterator[Any]:
+    """Adapt a push source to an async iterator (SSE, JSONL)."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def runner() -> None:
+        try:
+            await source.run(queue.put_nowait)
+        except Exception as exc:
+            queue.put_nowait(_Done(exc))
+        else:
+            queue.put_nowait(_Done(None))
+
+    task = asyncio.ensure_future(runner())
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, _Done):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
