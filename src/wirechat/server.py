@@ -172,9 +172,13 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     stop_task.cancel()
     logger.info("Shutting down")
     grace = settings.shutdown_grace_seconds
-    if ws_server is not None:
-        await ws_server.shutdown(grace)
+    # Both servers wind down together so the whole shutdown fits in about `grace`:
+    # streams end at once (clients resume elsewhere), calls in flight get `grace`.
     http_server.should_exit = True
+    closing = [trpc.aclose(grace)]
+    if ws_server is not None:
+        closing.append(ws_server.shutdown(grace))
+    await asyncio.gather(*closing)
     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
         await asyncio.wait_for(http_task, grace + 1)
     await application.aclose()

@@ -30,9 +30,9 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "EVENT_TYPES",
+    "ID_TYPE",
     "Base",
     "EventType",
-    "Id",
     "Message",
     "Room",
     "RoomEvent",
@@ -47,7 +47,7 @@ EVENT_TYPES: tuple[EventType, ...] = ("created", "edited", "deleted")
 
 # SQLite only auto-assigns ids to a column spelled exactly INTEGER PRIMARY KEY;
 # PostgreSQL gets BIGINT so ids never wrap.
-Id = BigInteger().with_variant(Integer(), "sqlite")
+ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
 # Constraint names are fixed so that migrations can refer to them on both databases.
 NAMING_CONVENTION = {
@@ -104,7 +104,7 @@ class User(Base):
 
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(32))
     username_lower: Mapped[str] = mapped_column(String(32), unique=True)
     display_name: Mapped[str] = mapped_column(String(64))
@@ -123,11 +123,11 @@ class Room(Base):
 
     __tablename__ = "rooms"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100))
     is_private: Mapped[bool] = mapped_column(Boolean)
     is_direct: Mapped[bool] = mapped_column(Boolean)
-    owner_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id"))
+    owner_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     direct_key: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -141,10 +141,10 @@ class RoomMember(Base):
     __tablename__ = "room_members"
 
     room_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+        ID_TYPE, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+        ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -158,9 +158,9 @@ class Message(Base):
 
     __tablename__ = "messages"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    room_id: Mapped[int] = mapped_column(Id, ForeignKey("rooms.id", ondelete="CASCADE"))
-    author_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id"))
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
+    room_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("rooms.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text)
     client_message_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -180,12 +180,12 @@ class RoomEvent(Base):
     __tablename__ = "room_events"
 
     room_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+        ID_TYPE, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
     )
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
     message_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("messages.id", ondelete="CASCADE"), index=True
+        ID_TYPE, ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

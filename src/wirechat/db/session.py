@@ -82,15 +82,24 @@ def default_sqlite_url(data_dir: Path) -> str:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Build the async engine for ``url`` (see :func:`normalize_url` for accepted forms).
 
-    SQLite connections get WAL journaling (readers never block the writer),
-    ``foreign_keys=ON``, a busy timeout and ``synchronous=NORMAL`` (durable under WAL
-    except for the last commits on power loss). Transactions on SQLite start with a plain
-    ``BEGIN``, or ``BEGIN IMMEDIATE`` when opened with ``transaction(..., write=True)``.
+    For a SQLite file, its directory is created if missing. SQLite connections get WAL
+    journaling (readers never block the writer), ``foreign_keys=ON``, a busy timeout and
+    ``synchronous=NORMAL`` (durable under WAL except for the last commits on power loss).
+    Transactions on SQLite start with a plain ``BEGIN``, or ``BEGIN IMMEDIATE`` when
+    opened with ``transaction(..., write=True)``.
 
     Call ``await engine.dispose()`` at shutdown.
     """
     parsed = normalize_url(url)
     if parsed.drivername.startswith("sqlite"):
+        if (
+            parsed.database
+            and parsed.database != ":memory:"
+            and not parsed.database.startswith("file:")
+        ):
+            # SQLite creates the file but not its directory; "unable to open database file"
+            # would not say which.
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = _create_async_engine(parsed, echo=echo)
         _install_sqlite_hooks(engine)
         return engine

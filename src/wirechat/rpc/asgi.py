@@ -66,6 +66,16 @@ class TRPCASGIApp:
         self.engine: Engine[Any] = handler.engine
         self.max_body_bytes = max_body_bytes
         self.ws_limits = ws_limits or WSLimits()
+        self._streams: set[asyncio.Task[None]] = set()
+        self._sessions: set[WSSession] = set()
+
+    async def aclose(self, grace: float = 3.0) -> None:
+        """Shutting down: end streamed responses now (without SSE ``return``, so clients
+        resume elsewhere with Last-Event-ID) and drain WebSocket sessions."""
+        for task in list(self._streams):
+            task.cancel()
+        if self._sessions:
+            await asyncio.gather(*(s.drain(grace) for s in list(self._sessions)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -129,20 +139,29 @@ class TRPCASGIApp:
     async def _stream(self, body: AsyncIterator[bytes], receive: Receive, send: Send) -> None:
         """Write a streamed body, cancelling it as soon as the client disconnects."""
 
+        finished = False
+        disconnected = False
+
         async def pump() -> None:
+            nonlocal finished
             async for chunk in body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            finished = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         async def watch() -> None:
+            nonlocal disconnected
             while (await receive())["type"] != "http.disconnect":
                 pass
+            disconnected = True
 
         producer = asyncio.ensure_future(pump())
         watcher = asyncio.ensure_future(watch())
+        self._streams.add(producer)
         try:
             await asyncio.wait({producer, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._streams.discard(producer)
             for task in (producer, watcher):
                 task.cancel()
             for task in (producer, watcher):
@@ -152,6 +171,10 @@ class TRPCASGIApp:
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
+        if not finished and not disconnected:
+            # Ended by shutdown: close the response properly so the client reconnects.
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     # -- WebSocket -----------------------------------------------------------------
 
@@ -205,6 +228,7 @@ class TRPCASGIApp:
 
         logger.info("WebSocket connected peer=%s", peer)
         write_task = asyncio.ensure_future(writer())
+        self._sessions.add(session)
         session.start()
         try:
             while not write_task.done():
@@ -227,6 +251,7 @@ class TRPCASGIApp:
                 else:
                     session.receive_binary()
         finally:
+            self._sessions.discard(session)
             write_task.cancel()
             with contextlib.suppress(BaseException):
                 await write_task
