@@ -117,9 +117,10 @@ class Engine(Generic[CtxT]):
         return self.error_shape(self.wrap(exc, path), path)
 
 
-def http_status_of(shape: ErrorShape) -> int:
-    """The HTTP status of an error item: ``data.httpStatus`` if a number (§1.6)."""
+def http_status_of(shape: ErrorShape, code: ErrorCode | None = None) -> int:
+    """The HTTP status of an error item (§1.6): ``data.httpStatus`` if a number, else
+    the status of the original error's key (≥11.2x, when a formatter stripped it)."""
     status = shape.get("data", {}).get("httpStatus")
     if isinstance(status, int) and not isinstance(status, bool):
         return status
-    return ErrorCode.INTERNAL_SERVER_ERROR.http_status
+    return (code or ErrorCode.INTERNAL_SERVER_ERROR).http_status

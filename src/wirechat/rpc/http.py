@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
+import orjson
+
 from .codec import UNDEFINED, InputSource, decode_input, dumps, loads
 from .context import RequestInfo
 from .engine import Engine, http_status_of
@@ -135,7 +137,7 @@ class HTTPHandler:
         """A single-object error for failures before or around the calls (§1.5)."""
         shape = self.engine.error_shape(err)
         return HTTPResponse(
-            http_status_of(shape), [*JSON_HEADERS, *headers], dumps({"error": shape})
+            http_status_of(shape, err.code), [*JSON_HEADERS, *headers], dumps({"error": shape})
         )
 
     def payload_too_large(self, limit: int) -> HTTPResponse:
@@ -207,9 +209,10 @@ class HTTPHandler:
             body = jsonl_stream(self.engine, calls, info, self.jsonl_ping_ms)
             return HTTPResponse(200, list(JSONL_HEADERS), body)
 
-        items = await self._run(calls, info)
-        statuses = {200 if "result" in item else http_status_of(item["error"]) for item in items}
+        outcomes = await self._run(calls, info)
+        statuses = {status for status, _ in outcomes}
         status = statuses.pop() if len(statuses) == 1 else 207
+        items = [item for _, item in outcomes]
         response_headers = list(JSON_HEADERS)
         if allow:
             response_headers.append(("allow", allow))
@@ -246,7 +249,9 @@ class HTTPHandler:
             calls.append(call)
         return calls, allow
 
-    async def _run(self, calls: list[PreparedCall], info: RequestInfo) -> list[dict[str, Any]]:
+    async def _run(
+        self, calls: list[PreparedCall], info: RequestInfo
+    ) -> list[tuple[int, dict[str, Any]]]:
         ctx: Any = None
         context_error: RPCError | None = None
         if any(call.error is None for call in calls):
@@ -264,7 +269,8 @@ class HTTPHandler:
         ctx: Any,
         context_error: RPCError | None,
         info: RequestInfo,
-    ) -> dict[str, Any]:
+    ) -> tuple[int, dict[str, Any]]:
+        """One call's HTTP status and its response item."""
         error = call.error or context_error
         if error is None:
             assert call.procedure is not None
@@ -282,10 +288,18 @@ class HTTPHandler:
                         "Cannot use stream-like response in non-streaming request - "
                         "use httpBatchStreamLink",
                     )
+                elif result is UNDEFINED:
+                    return 200, {"result": {}}
                 else:
-                    return {"result": {} if result is UNDEFINED else {"data": result}}
+                    try:
+                        # Encoded per call so an unserializable result fails only its call.
+                        data = orjson.Fragment(dumps(result))
+                    except TypeError as exc:
+                        error = self.engine.wrap(exc, call.path)
+                    else:
+                        return 200, {"result": {"data": data}}
         shape: ErrorShape = self.engine.error_shape(error, call.path)
-        return {"error": shape}
+        return http_status_of(shape, error.code), {"error": shape}
 
 
 async def close_iterator(value: Any) -> None:

@@ -14,6 +14,8 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from .codec import UNDEFINED, dumps
 from .context import RequestInfo
 from .engine import Engine
@@ -32,15 +34,20 @@ JSONL_HEADERS: tuple[tuple[str, str], ...] = (
 )
 
 _PROMISE_FULFILLED = 0
+_ITERABLE = 1
 _ITER_YIELD, _ITER_RETURN, _ITER_ERROR = 1, 0, 2
 _PING = b" "
 
 
 def _encoded(value: Any) -> list[Any]:
-    """An EncodedValue: ``[[value]]``, or ``[[]]`` for undefined."""
+    """An EncodedValue: ``[[value]]``, or ``[[]]`` for undefined.
+
+    The value is encoded here, so a value that is not JSON-serializable raises
+    TypeError for its own call instead of breaking the whole response.
+    """
     if isinstance(value, Tracked):
         value = {"id": value.id, "data": value.data}
-    return [[]] if value is UNDEFINED else [[value]]
+    return [[]] if value is UNDEFINED else [[orjson.Fragment(dumps(value))]]
 
 
 async def jsonl_stream(
@@ -84,22 +91,36 @@ async def jsonl_stream(
             shape = engine.error_shape(error, call.path)
             put([call.index, _PROMISE_FULFILLED, [[{"error": shape}]]])
             return
-        result_chunk, data_chunk = allocate(), allocate()
-        put([call.index, _PROMISE_FULFILLED, [[{"result": 0}], ["result", 0, result_chunk]]])
         if isinstance(result, PushSource):
             result = iterate_push(result)
         if not hasattr(result, "__aiter__"):
+            try:
+                value = _encoded(result)
+            except TypeError as exc:
+                # Not JSON-serializable: a server fault for this call only.
+                put(
+                    [call.index, _PROMISE_FULFILLED, [[{"error": engine.shape_of(exc, call.path)}]]]
+                )
+                return
+            result_chunk = allocate()
+            put([call.index, _PROMISE_FULFILLED, [[{"result": 0}], ["result", 0, result_chunk]]])
+            data_chunk = allocate()
             put([result_chunk, _PROMISE_FULFILLED, [[{"data": 0}], ["data", 0, data_chunk]]])
-            put([data_chunk, _PROMISE_FULFILLED, _encoded(result)])
+            put([data_chunk, _PROMISE_FULFILLED, value])
             return
-        put([result_chunk, _PROMISE_FULFILLED, [[{"data": 0}], ["data", 1, data_chunk]]])
+        result_chunk = allocate()
+        put([call.index, _PROMISE_FULFILLED, [[{"result": 0}], ["result", 0, result_chunk]]])
+        data_chunk = allocate()
+        put([result_chunk, _PROMISE_FULFILLED, [[{"data": 0}], ["data", 0, data_chunk]]])
+        items_chunk = allocate()
+        put([data_chunk, _PROMISE_FULFILLED, [[0], [None, _ITERABLE, items_chunk]]])
         try:
             async for item in result:
-                put([data_chunk, _ITER_YIELD, _encoded(item)])
+                put([items_chunk, _ITER_YIELD, _encoded(item)])
         except Exception as exc:
-            put([data_chunk, _ITER_ERROR, engine.shape_of(exc, call.path)])
+            put([items_chunk, _ITER_ERROR, engine.shape_of(exc, call.path)])
         else:
-            put([data_chunk, _ITER_RETURN, _encoded(UNDEFINED)])
+            put([items_chunk, _ITER_RETURN, _encoded(UNDEFINED)])
 
     async def run_all() -> None:
         try:

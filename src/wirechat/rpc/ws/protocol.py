@@ -68,6 +68,8 @@ class Request:
     input: Any
     last_event_id: str | None
     jsonrpc: bool
+    batch_index: int = 0
+    """Position in an array frame (0 for a single message), as on HTTP (§3.6)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +114,8 @@ def parse_frame(text: str | bytes, *, max_batch_size: int = 50) -> list[Event]:
         if isinstance(value, list):
             if len(value) > max_batch_size:
                 return [TooManyInBatch(tuple(_loose_id(item) for item in value))]
-            return [_message(item) for item in value]
-        return [_message(value)]
+            return [_message(item, index) for index, item in enumerate(value)]
+        return [_message(value, 0)]
     except WSProtocolError as exc:
         return [Invalid(RPCError(ErrorCode.PARSE_ERROR, str(exc), cause=exc))]
 
@@ -126,7 +128,7 @@ def _loose_id(item: Any) -> RequestId | None:
     return None
 
 
-def _message(value: Any) -> Request | Stop:
+def _message(value: Any, batch_index: int) -> Request | Stop:
     if not isinstance(value, dict):
         raise WSProtocolError("Not an object")
     if "jsonrpc" in value and value["jsonrpc"] != "2.0":
@@ -148,7 +150,7 @@ def _message(value: Any) -> Request | Stop:
     if not isinstance(path, str):
         raise WSProtocolError("Invalid string")
     last_event_id = params.get("lastEventId")
-    if last_event_id is not None and not isinstance(last_event_id, str):
+    if "lastEventId" in params and not isinstance(last_event_id, str):
         raise WSProtocolError("Invalid string")
     return Request(
         rid,
@@ -157,6 +159,7 @@ def _message(value: Any) -> Request | Stop:
         params.get("input", UNDEFINED),
         last_event_id,
         "jsonrpc" in value,
+        batch_index,
     )
 
 
@@ -172,12 +175,15 @@ def parse_connection_params(text: str | bytes) -> ConnectionParams:
         raise RPCError(
             ErrorCode.PARSE_ERROR, "Malformed TRPCConnectionParamsMessage", cause=exc
         ) from exc
-    if not isinstance(value, dict) or value.get("method") != "connectionParams":
+    if not isinstance(value, dict):
         raise RPCError(ErrorCode.PARSE_ERROR, "Malformed TRPCConnectionParamsMessage")
     data = value.get("data")
-    if data is not None and (
-        not isinstance(data, dict)
-        or not all(isinstance(v, str) or v is None for v in data.values())
+    if value.get("method") != "connectionParams" or (
+        data is not None
+        and (
+            not isinstance(data, dict)
+            or not all(isinstance(v, str) or v is None for v in data.values())
+        )
     ):
         raise RPCError(ErrorCode.PARSE_ERROR, "Invalid connection params shape")
     return ConnectionParams(data)

@@ -296,7 +296,9 @@ class WSSession:
         procedure = self.engine.lookup(request.path)
         assert procedure is not None
         try:
-            result = await self.engine.call(procedure, request.path, self._ctx, self.info, source)
+            result = await self.engine.call(
+                procedure, request.path, self._ctx, self.info, source, request.batch_index
+            )
         except RPCError as err:
             self._send_call_error(request, err)
             return
@@ -313,7 +315,12 @@ class WSSession:
                 ),
             )
             return
-        self.send(encode_result(request.id, request.jsonrpc, "data", result))
+        try:
+            frame = encode_result(request.id, request.jsonrpc, "data", result)
+        except TypeError as exc:
+            self._send_call_error(request, self.engine.wrap(exc, request.path))
+            return
+        self.send(frame)
 
     async def _run_subscription(
         self, sub: _Subscription, request: Request, source: InputSource
@@ -324,7 +331,7 @@ class WSSession:
         try:
             try:
                 iterator = await self.engine.call(
-                    procedure, request.path, self._ctx, self.info, source
+                    procedure, request.path, self._ctx, self.info, source, request.batch_index
                 )
             except RPCError as err:
                 # Errors before iteration: only the error frame (§3.7).
