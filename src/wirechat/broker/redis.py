@@ -27,6 +27,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from .errors import BrokerClosed, BrokerReset, BrokerUnavailable
 from .subscription import DEFAULT_CAPACITY, Subscription
@@ -79,6 +80,7 @@ class RedisBroker:
         backoff_initial: float = 0.1,
         backoff_max: float = 2.0,
         keepalive_interval: float = 10.0,
+        client_name: str | None = None,
     ) -> None:
         """Prepare a broker for ``url`` (``redis://`` or ``rediss://``); no I/O yet.
 
@@ -88,6 +90,8 @@ class RedisBroker:
         ``keepalive_interval``: after this many idle seconds the pub/sub connection is
         PINGed; no answer within another interval counts as a lost connection, which
         catches peers that vanished without closing the socket.
+        ``client_name``: set with CLIENT SETNAME on every connection, to find this
+        process's connections in CLIENT LIST.
         """
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
@@ -96,21 +100,31 @@ class RedisBroker:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._keepalive_interval = keepalive_interval
-        # One retry covers a pooled connection that died while idle; the outer
-        # asyncio.timeout still bounds the whole publish.
+        # One retry covers a pooled connection that died while idle.
         self._client = Redis.from_url(
             url,
             socket_connect_timeout=timeout,
-            socket_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
+            client_name=client_name,
         )
-        # No retries here: the supervisor owns reconnection and its backoff.
+        # No retries here: the supervisor owns reconnection and its backoff. Maintenance
+        # notifications need RESP3, which the pub/sub connection does not speak.
         self._sub_pool = ConnectionPool.from_url(
             url,
             socket_connect_timeout=timeout,
-            socket_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
+            client_name=client_name,
             protocol=2,
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        )
+        # Pinned after construction because query options in the URL override keyword
+        # arguments. No socket_timeout: with one, redis-py writes through asyncio.wait_for,
+        # which on Python 3.11 can swallow a cancellation and leave a task running after
+        # aclose(); asyncio.timeout bounds every operation instead. RESP2 with byte
+        # replies on the pub/sub connection: RESP3 would route messages to a push handler.
+        self._client.connection_pool.connection_kwargs.update(socket_timeout=None)
+        self._sub_pool.connection_kwargs.update(
+            socket_timeout=None, protocol=2, decode_responses=False
         )
         self._channels: dict[str, _Channel] = {}
         # What the server will be subscribed to once the commands sent so far are
@@ -244,13 +258,14 @@ class RedisBroker:
             first_attempt = False
             conn: AbstractConnection = self._sub_pool.make_connection()  # type: ignore[no-untyped-call]
             try:
-                await conn.connect()  # type: ignore[no-untyped-call]
+                async with asyncio.timeout(self._timeout):
+                    await conn.connect()  # type: ignore[no-untyped-call]
             except (RedisError, OSError) as exc:
-                logger.warning("Redis pub/sub connect failed, retrying in %.1fs: %s", delay, exc)
+                logger.warning("Redis pub/sub connect failed, retrying in %.2fs: %s", delay, exc)
                 await conn.disconnect(nowait=True)
                 continue
             except Exception:
-                logger.exception("Redis pub/sub connect failed, retrying in %.1fs", delay)
+                logger.exception("Redis pub/sub connect failed, retrying in %.2fs", delay)
                 await conn.disconnect(nowait=True)
                 continue
             delay = self._backoff_initial
@@ -272,9 +287,12 @@ class RedisBroker:
         finally:
             reader.cancel()
             writer.cancel()
+            await conn.disconnect(nowait=True)
+            # The writer also stops by itself once woken on a closed connection, in case
+            # a library call swallowed its cancellation.
+            self._wake.set()
             await asyncio.gather(reader, writer, return_exceptions=True)
             self._on_disconnected()
-            await conn.disconnect(nowait=True)
 
     def _on_connected(self) -> None:
         self._server.clear()
@@ -301,6 +319,8 @@ class RedisBroker:
     async def _write(self, conn: AbstractConnection) -> None:
         while True:
             await self._wake.wait()
+            if not conn.is_connected:
+                return
             self._wake.clear()
             subscribe, unsubscribe = self._take_changes()
             # A topic is in at most one list, so the two commands may go in either order.

@@ -28,7 +28,13 @@ from typing import Literal
 
 import orjson
 
-from wirechat.broker import Broker, BrokerError, BrokerUnavailable, SubscriptionLost
+from wirechat.broker import (
+    Broker,
+    BrokerClosed,
+    BrokerError,
+    BrokerUnavailable,
+    SubscriptionLost,
+)
 from wirechat.rpc import Tracked, tracked
 
 __all__ = ["EventRecord", "Lagged", "Listener", "ListenerKind", "RoomHub"]
@@ -210,6 +216,8 @@ class _RoomChannel:
                         await self._receive(payload)
             except asyncio.CancelledError:
                 raise
+            except BrokerClosed:
+                return  # the process is shutting down
             except (SubscriptionLost, BrokerError) as exc:
                 logger.warning(
                     "room %s: broker subscription lost (%s); resubscribing", self.room_id, exc
