@@ -25,6 +25,16 @@ async def _publish(deps: Deps, result: MessageResult) -> schemas.Message:
 
 async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.Message:
     d = ctx.deps
+    if input.client_message_id is not None:
+        # A retry must get the stored message back, not TOO_MANY_REQUESTS.
+        stored = await messages.find_sent(
+            d.sessions,
+            room_id=input.room_id,
+            author_id=ctx.user_id,
+            client_message_id=input.client_message_id,
+        )
+        if stored is not None:
+            return stored
     await d.limiter.hit(f"send:{ctx.user_id}")
     result = await messages.send(
         d.sessions,

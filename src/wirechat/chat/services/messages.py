@@ -32,6 +32,7 @@ __all__ = [
     "delete",
     "edit",
     "events_after",
+    "find_sent",
     "history",
     "last_seq",
     "send",
@@ -120,6 +121,25 @@ async def _author(session: AsyncSession, user_id: int) -> User:
     if author is None:
         raise NotFound("user")
     return author
+
+
+async def find_sent(
+    sessions: SessionFactory, *, room_id: int, author_id: int, client_message_id: str
+) -> schemas.Message | None:
+    """The message ``author_id`` already stored with ``client_message_id``, if any.
+
+    Lets the caller answer a retried send before charging the rate limit: a retry after
+    a network failure must get the stored message back (api.md "Idempotent send"), not
+    ``TOO_MANY_REQUESTS``. :func:`send` does the same lookup itself; this is only a fast
+    path, so a None here is no promise that ``send`` will store a new message.
+
+    Raises:
+        NotFound: no such room.
+        Forbidden: the author is not a member.
+    """
+    async with transaction(sessions) as session:
+        await require_member(session, room_id, author_id)
+        return await _by_client_id(session, author_id, client_message_id)
 
 
 async def send(
