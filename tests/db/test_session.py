@@ -28,7 +28,7 @@ from wirechat.db.session import (
         ("postgresql://u:p@h/db", "postgresql+asyncpg://u:p@h/db"),
         ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
         ("postgresql://u@h/db?sslmode=require", "postgresql+asyncpg://u@h/db?ssl=require"),
-        ("sqlite:///data/x.db", "sqlite+aiosqlite:///data/x.db"),
+        ("sqlite:///data/x.db", "sqlite+wirechat:///data/x.db"),
         ("sqlite+aiosqlite:////abs/x.db", "sqlite+aiosqlite:////abs/x.db"),
     ],
 )
@@ -43,7 +43,7 @@ def test_normalize_url_rejects_unknown_scheme_naming_the_setting() -> None:
 
 def test_default_sqlite_url_is_an_absolute_file_in_data_dir(tmp_path: Path) -> None:
     url = default_sqlite_url(tmp_path)
-    assert url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'wirechat.db'}"
+    assert url == f"sqlite:///{tmp_path.resolve() / 'wirechat.db'}"
 
 
 async def test_sqlite_connections_get_wal_foreign_keys_busy_timeout_and_normal_sync(

@@ -1,7 +1,8 @@
 """Async engine and session factory built from a database URL.
 
-Two backends are supported: SQLite through aiosqlite (the default, one file in the data
-directory) and PostgreSQL through asyncpg. Callers build one engine at startup with
+Two backends are supported: SQLite (the default, one file in the data directory), run
+in the event loop's thread by :mod:`wirechat.db.sqlite` (``sqlite+aiosqlite://`` still
+selects aiosqlite), and PostgreSQL through asyncpg. Callers build one engine at startup with
 :func:`create_engine`, one :func:`session_factory` from it, and open every unit of work with
 :func:`transaction`; nothing here is created at import time.
 """
@@ -18,6 +19,9 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+from wirechat.db.sqlite import DRIVER as SQLITE_DRIVER
+from wirechat.db.sqlite import write_lock
 
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
@@ -42,7 +46,7 @@ WRITE_OPTION = "wirechat_write"
 
 # PostgreSQL URLs as found in the wild (Heroku, libpq docs) name no driver; we only ship asyncpg.
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
-_SQLITE_SCHEMES = {"sqlite", "sqlite+aiosqlite"}
+_SQLITE_SCHEMES = {"sqlite", SQLITE_DRIVER}
 
 T = TypeVar("T")
 
@@ -51,7 +55,8 @@ def normalize_url(url: str) -> URL:
     """Return ``url`` rewritten for the async driver this package uses.
 
     ``postgres://`` and ``postgresql://`` become ``postgresql+asyncpg://`` (libpq's
-    ``sslmode`` becomes asyncpg's ``ssl``); ``sqlite://`` becomes ``sqlite+aiosqlite://``.
+    ``sslmode`` becomes asyncpg's ``ssl``); ``sqlite://`` becomes ``sqlite+wirechat://`` (the
+    in-loop driver); ``sqlite+aiosqlite://`` is kept as asked.
 
     Raises:
         ValueError: for any other scheme; the message names the ``DATABASE_URL`` setting.
@@ -67,7 +72,9 @@ def normalize_url(url: str) -> URL:
             parsed = parsed.set(query=query)
         return parsed
     if scheme in _SQLITE_SCHEMES:
-        return parsed.set(drivername="sqlite+aiosqlite")
+        return parsed.set(drivername=SQLITE_DRIVER)
+    if scheme == "sqlite+aiosqlite":
+        return parsed
     raise ValueError(
         f"unsupported database URL scheme {scheme!r} in DATABASE_URL: "
         "use sqlite:///path/to/file.db or postgresql://user:password@host/db"
@@ -76,7 +83,7 @@ def normalize_url(url: str) -> URL:
 
 def default_sqlite_url(data_dir: Path) -> str:
     """Return the URL of the SQLite file used when ``DATABASE_URL`` is unset."""
-    return f"sqlite+aiosqlite:///{(data_dir / 'wirechat.db').resolve()}"
+    return f"sqlite:///{(data_dir / 'wirechat.db').resolve()}"
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -152,10 +159,21 @@ async def transaction(
     ``BEGIN IMMEDIATE`` so writers queue on the lock (up to the busy timeout) instead of
     failing halfway; on PostgreSQL it changes nothing.
     """
-    async with sessions() as session, session.begin():
-        if write:
-            await session.connection(execution_options={WRITE_OPTION: True})
+    lock = write_lock(_dialect(sessions)) if write else None
+    if lock is None:
+        async with sessions() as session, session.begin():
+            if write:
+                await session.connection(execution_options={WRITE_OPTION: True})
+            yield session
+        return
+    async with lock, sessions() as session, session.begin():
+        await session.connection(execution_options={WRITE_OPTION: True})
         yield session
+
+
+def _dialect(sessions: SessionFactory) -> Any:
+    bind = sessions.kw.get("bind")
+    return bind.dialect if bind is not None else None
 
 
 async def retry_on_conflict(operation: Callable[[], Awaitable[T]], *, attempts: int = 3) -> T:
