@@ -17,6 +17,7 @@ from wirechat.chat.presence import MemoryPresence, PresenceStore
 from wirechat.chat.routers import app_router
 from wirechat.chat.services import messages
 from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimiter
+from wirechat.chat.services.users import UserCache
 from wirechat.config import Settings
 from wirechat.db.migrate import upgrade
 from wirechat.db.session import create_engine, default_sqlite_url, session_factory, transaction
@@ -114,6 +115,7 @@ async def build_application(settings: Settings) -> Application:
         presence=presence,
         limiter=limiter,
         metrics=metrics,
+        users=UserCache(sessions),
     )
     engine = Engine(app_router, ContextFactory(deps), is_dev=settings.dev_mode, observer=metrics)
 

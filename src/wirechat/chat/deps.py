@@ -9,6 +9,7 @@ from wirechat.chat.hub import RoomHub
 from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import PresenceStore
 from wirechat.chat.services.ratelimit import RateLimiter
+from wirechat.chat.services.users import UserCache
 from wirechat.db.session import SessionFactory
 
 __all__ = ["Deps"]
@@ -23,3 +24,4 @@ class Deps:
     presence: PresenceStore
     limiter: RateLimiter
     metrics: ChatMetrics
+    users: UserCache

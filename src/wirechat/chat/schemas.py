@@ -80,8 +80,11 @@ def format_timestamp(value: datetime) -> str:
     A naive datetime is taken to be UTC already.
     """
     if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        if value.utcoffset():
+            value = value.astimezone(UTC)
+        value = value.replace(tzinfo=None)
+    # isoformat is C code; strftime plus an f-string took twice as long.
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]

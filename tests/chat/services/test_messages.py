@@ -14,6 +14,7 @@ from wirechat.chat import schemas
 from wirechat.chat.errors import Forbidden, NotFound
 from wirechat.chat.models import Message, RoomEvent
 from wirechat.chat.services import messages, rooms
+from wirechat.chat.services.history import history
 from wirechat.db.session import SessionFactory, transaction
 
 
@@ -324,8 +325,8 @@ class TestHistory:
         self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice, room, _ = await self._fill(sessions, make_user, make_room, 0)
-        page = await messages.history(sessions, room_id=room.id, user_id=alice.id)
-        assert (page.items, page.next_cursor) == ([], None)
+        page = await history(sessions, room_id=room.id, user_id=alice.id)
+        assert (page["items"], page["nextCursor"]) == ([], None)
 
     @pytest.mark.parametrize(("count", "limit"), [(3, 3), (4, 3), (5, 1), (101, 100), (7, 50)])
     async def test_pages_newest_first_until_the_cursor_is_null(
@@ -341,16 +342,16 @@ class TestHistory:
         cursor: int | None = None
         pages = 0
         while True:
-            page = await messages.history(
+            page = await history(
                 sessions, room_id=room.id, user_id=alice.id, cursor=cursor, limit=limit
             )
             pages += 1
-            assert len(page.items) <= limit
-            seen += [m.id for m in page.items]
-            if page.next_cursor is None:
+            assert len(page["items"]) <= limit
+            seen += [m["id"] for m in page["items"]]
+            if page["nextCursor"] is None:
                 break
-            assert page.next_cursor == min(m.id for m in page.items)
-            cursor = page.next_cursor
+            assert page["nextCursor"] == min(m["id"] for m in page["items"])
+            cursor = page["nextCursor"]
         assert seen == ids[::-1]
         assert pages == -(-count // limit)  # exactly limit items: no empty extra page
 
@@ -358,16 +359,16 @@ class TestHistory:
         self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice, room, ids = await self._fill(sessions, make_user, make_room, 2)
-        page = await messages.history(sessions, room_id=room.id, user_id=alice.id, cursor=ids[0])
-        assert (page.items, page.next_cursor) == ([], None)
+        page = await history(sessions, room_id=room.id, user_id=alice.id, cursor=ids[0])
+        assert (page["items"], page["nextCursor"]) == ([], None)
 
     async def test_deleted_messages_are_left_out(
         self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice, room, ids = await self._fill(sessions, make_user, make_room, 3)
         await messages.delete(sessions, message_id=ids[1], user_id=alice.id)
-        page = await messages.history(sessions, room_id=room.id, user_id=alice.id)
-        assert [m.id for m in page.items] == [ids[2], ids[0]]
+        page = await history(sessions, room_id=room.id, user_id=alice.id)
+        assert [m["id"] for m in page["items"]] == [ids[2], ids[0]]
 
     async def test_non_member_is_forbidden_and_unknown_room_not_found(
         self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
@@ -375,6 +376,22 @@ class TestHistory:
         _, room, _ = await self._fill(sessions, make_user, make_room, 1)
         eve = await make_user("eve")
         with pytest.raises(Forbidden):
-            await messages.history(sessions, room_id=room.id, user_id=eve.id)
+            await history(sessions, room_id=room.id, user_id=eve.id)
         with pytest.raises(NotFound):
-            await messages.history(sessions, room_id=room.id + 100, user_id=eve.id)
+            await history(sessions, room_id=room.id + 100, user_id=eve.id)
+
+
+async def test_history_items_have_exactly_the_wire_shape_of_a_message(
+    sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+) -> None:
+    """The fast path of messages.list must serialize like the pydantic Message."""
+    alice = await make_user("alice")
+    room = await make_room(alice)
+    sent = await messages.send(
+        sessions, room_id=room.id, author_id=alice.id, text="hi", client_message_id="c-1"
+    )
+    edited = await messages.edit(
+        sessions, message_id=sent.message.id, user_id=alice.id, text="hi again"
+    )
+    page = await history(sessions, room_id=room.id, user_id=alice.id)
+    assert page["items"] == [edited.message.model_dump(mode="json", by_alias=True)]

@@ -31,7 +31,7 @@ async def login(ctx: Context, input: schemas.LoginInput) -> schemas.AuthResult:
 
 
 async def me(ctx: AuthedContext, input: None) -> schemas.User:
-    return await accounts.get_user(ctx.deps.sessions, ctx.user_id)
+    return await ctx.deps.users.get(ctx.user_id)
 
 
 auth_router = Router(

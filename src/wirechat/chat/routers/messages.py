@@ -7,6 +7,7 @@ from wirechat.chat.context import AuthedContext
 from wirechat.chat.deps import Deps
 from wirechat.chat.routers.base import authed
 from wirechat.chat.services import messages, rooms
+from wirechat.chat.services.history import MessagePageJSON, history
 from wirechat.chat.services.messages import MessageResult
 from wirechat.chat.stream import MessageStream
 from wirechat.db.session import transaction
@@ -46,10 +47,8 @@ async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.M
     return await _publish(d, result)
 
 
-async def list_(
-    ctx: AuthedContext, input: schemas.ListMessagesInput
-) -> schemas.Page[schemas.Message]:
-    return await messages.history(
+async def list_(ctx: AuthedContext, input: schemas.ListMessagesInput) -> MessagePageJSON:
+    return await history(
         ctx.deps.sessions,
         room_id=input.room_id,
         user_id=ctx.user_id,

@@ -5,16 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import select
-
 from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
 from wirechat.chat.deps import Deps
 from wirechat.chat.hub import Lagged, Listener
-from wirechat.chat.models import User
 from wirechat.chat.routers.base import authed
 from wirechat.chat.services import rooms
-from wirechat.chat.services.outputs import user_out
 from wirechat.db.session import transaction
 from wirechat.rpc import Router
 
@@ -23,12 +19,7 @@ __all__ = ["presence_router"]
 
 async def snapshot(deps: Deps, room_id: int) -> dict[str, Any]:
     ids = await deps.presence.online(room_id)
-    users: list[schemas.User] = []
-    if ids:
-        async with transaction(deps.sessions) as session:
-            rows = await session.scalars(select(User).where(User.id.in_(ids)).order_by(User.id))
-            users = [user_out(row) for row in rows]
-    return {"roomId": room_id, "online": users}
+    return {"roomId": room_id, "online": [await deps.users.get(i) for i in ids]}
 
 
 async def _presence_events(

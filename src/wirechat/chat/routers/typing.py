@@ -10,7 +10,7 @@ from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
 from wirechat.chat.hub import Listener
 from wirechat.chat.routers.base import authed
-from wirechat.chat.services import accounts, rooms
+from wirechat.chat.services import rooms
 from wirechat.db.session import transaction
 from wirechat.rpc import Router
 
@@ -21,7 +21,7 @@ async def set_typing(ctx: AuthedContext, input: schemas.SetTypingInput) -> schem
     d = ctx.deps
     async with transaction(d.sessions) as session:
         await rooms.require_member(session, input.room_id, ctx.user_id)
-    user = await accounts.get_user(d.sessions, ctx.user_id)
+    user = await d.users.get(ctx.user_id)
     event = {
         "roomId": input.room_id,
         "user": {"id": user.id, "username": user.username, "displayName": user.display_name},

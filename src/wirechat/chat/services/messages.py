@@ -33,7 +33,6 @@ __all__ = [
     "edit",
     "events_after",
     "find_sent",
-    "history",
     "last_seq",
     "send",
 ]
@@ -252,39 +251,6 @@ async def delete(sessions: SessionFactory, *, message_id: int, user_id: int) -> 
         await session.flush()
         event = await _append_event(session, message, author, "deleted")
     return MessageResult(event.message, event)
-
-
-async def history(
-    sessions: SessionFactory,
-    *,
-    room_id: int,
-    user_id: int,
-    cursor: int | None = None,
-    limit: int = 50,
-) -> schemas.Page[schemas.Message]:
-    """One page of a room's messages, newest first, deleted ones left out (``messages.list``).
-
-    ``cursor`` is the smallest id of the previous page (its ``nextCursor``);
-    ``nextCursor`` is null when no older message remains.
-
-    Raises:
-        NotFound: no such room.
-        Forbidden: ``user_id`` is not a member.
-    """
-    query = (
-        select(Message, User)
-        .join(User, User.id == Message.author_id)
-        .where(Message.room_id == room_id, Message.deleted_at.is_(None))
-    )
-    if cursor is not None:
-        query = query.where(Message.id < cursor)
-    async with transaction(sessions) as session:
-        await require_member(session, room_id, user_id)
-        rows = (await session.execute(query.order_by(Message.id.desc()).limit(limit + 1))).all()
-    items = [message_out(message, author) for message, author in rows[:limit]]
-    return schemas.Page[schemas.Message](
-        items=items, next_cursor=items[-1].id if len(rows) > limit else None
-    )
 
 
 async def events_after(

@@ -1,0 +1,147 @@
+"""``messages.list``: a page of a room's history, read on the fast path.
+
+The busiest read of a chat client, so it skips the ORM and pydantic: one Core
+query for membership, one for the page, and rows turned straight into the wire
+shape of api.md ``Message`` (camelCase keys, times as ``…T12:00:00.000Z``),
+which orjson encodes as is. Deleted messages are left out, so no row here can
+reveal deleted text.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypedDict
+
+from sqlalchemy import String, and_, bindparam, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from wirechat.chat.errors import Forbidden, NotFound
+from wirechat.chat.models import Message, Room, RoomMember, User
+from wirechat.chat.services.rooms import NOT_A_MEMBER
+from wirechat.db.session import SessionFactory, transaction
+
+__all__ = ["AuthorJSON", "MessageJSON", "MessagePageJSON", "history", "wire_time"]
+
+
+class AuthorJSON(TypedDict):
+    id: int
+    username: str
+    displayName: str
+
+
+class MessageJSON(TypedDict):
+    id: int
+    roomId: int
+    author: AuthorJSON
+    text: str
+    clientMessageId: str | None
+    createdAt: str
+    editedAt: str | None
+    deletedAt: None
+
+
+class MessagePageJSON(TypedDict):
+    items: list[MessageJSON]
+    nextCursor: int | None
+
+
+def wire_time(value: Any) -> str | None:
+    """A stored time as api.md writes times (``2026-01-31T12:00:00.000Z``).
+
+    SQLite hands back its stored text (``2026-01-31 12:00:00.000000``, always UTC),
+    which is re-cut without parsing; PostgreSQL drivers return aware datetimes.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return f"{value[:10]}T{value[11:23]}Z"
+    assert isinstance(value, datetime)
+    moment: datetime = value
+    if moment.tzinfo is not None and moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+_MEMBERSHIP = (
+    select(Room.id, RoomMember.user_id)
+    .outerjoin(
+        RoomMember,
+        and_(RoomMember.room_id == Room.id, RoomMember.user_id == bindparam("user_id")),
+    )
+    .where(Room.id == bindparam("room_id"))
+)
+
+
+def _page_query(before_cursor: bool) -> Any:
+    query = (
+        select(
+            Message.id,
+            Message.author_id,
+            User.username,
+            User.display_name,
+            Message.text,
+            Message.client_message_id,
+            # Raw stored values: wire_time formats them without a datetime round trip.
+            type_coerce(Message.created_at, String),
+            type_coerce(Message.edited_at, String),
+        )
+        .join(User, User.id == Message.author_id)
+        .where(Message.room_id == bindparam("room_id"), Message.deleted_at.is_(None))
+    )
+    if before_cursor:
+        query = query.where(Message.id < bindparam("cursor"))
+    return query.order_by(Message.id.desc()).limit(bindparam("limit"))
+
+
+_PAGE = _page_query(False)
+_PAGE_BEFORE = _page_query(True)
+
+
+async def check_member(conn: AsyncConnection, room_id: int, user_id: int) -> None:
+    """Raises NotFound (no such room) or Forbidden (not a member)."""
+    row = (await conn.execute(_MEMBERSHIP, {"room_id": room_id, "user_id": user_id})).first()
+    if row is None:
+        raise NotFound("room")
+    if row[1] is None:
+        raise Forbidden(NOT_A_MEMBER)
+
+
+async def history(
+    sessions: SessionFactory,
+    *,
+    room_id: int,
+    user_id: int,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> MessagePageJSON:
+    """One page of a room's messages, newest first, deleted ones left out.
+
+    ``cursor`` is the smallest id of the previous page (its ``nextCursor``);
+    ``nextCursor`` is null when no older message remains.
+
+    Raises:
+        NotFound: no such room.
+        Forbidden: ``user_id`` is not a member.
+    """
+    params = {"room_id": room_id, "limit": limit + 1, "cursor": cursor}
+    async with transaction(sessions) as session:
+        conn = await session.connection()
+        await check_member(conn, room_id, user_id)
+        query = _PAGE if cursor is None else _PAGE_BEFORE
+        rows = (await conn.execute(query, params)).all()
+    items: list[MessageJSON] = [
+        {
+            "id": mid,
+            "roomId": room_id,
+            "author": {"id": author_id, "username": username, "displayName": display_name},
+            "text": text,
+            "clientMessageId": client_id,
+            "createdAt": f"{created[:10]}T{created[11:23]}Z"
+            if isinstance(created, str)
+            else wire_time(created),  # type: ignore[typeddict-item]
+            "editedAt": wire_time(edited),
+            "deletedAt": None,
+        }
+        for mid, author_id, username, display_name, text, client_id, created, edited in rows[:limit]
+    ]
+    return {"items": items, "nextCursor": items[-1]["id"] if len(rows) > limit else None}
