@@ -78,15 +78,19 @@ async def sse_stream(
     connected: dict[str, Any] = {}
     if options.reconnect_after_inactivity_ms is not None:
         connected["reconnectAfterInactivityMs"] = options.reconnect_after_inactivity_ms
-    yield sse_event(dumps(connected), event=b"connected")
 
+    # Set the subscription up before `connected`: the client treats `connected` as
+    # started, so whatever the procedure attaches to (a broker) must already be in
+    # place, or an event published right after would be lost.
     assert call.procedure is not None
     try:
         ctx = await engine.create_context(info)
         iterator = await engine.call(call.procedure, call.path, ctx, info, call.raw_input)
     except RPCError as err:
+        yield sse_event(dumps(connected), event=b"connected")
         yield sse_event(dumps(engine.error_shape(err, call.path)), event=b"serialized-error")
         return
+    yield sse_event(dumps(connected), event=b"connected")
 
     if isinstance(iterator, PushSource):
         iterator = iterate_push(iterator)
