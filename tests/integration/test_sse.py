@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from .clients import Api, WSClient, sse_events, sse_url
 from .conftest import Server
