@@ -100,20 +100,48 @@ async def _append_event(
     return StoredEvent(message.room_id, seq, type_, message_out(message, author))
 
 
+_BY_CLIENT_ID = (
+    select(
+        Message.id,
+        Message.room_id,
+        User.id,
+        User.username,
+        User.display_name,
+        Message.text,
+        Message.created_at,
+        Message.edited_at,
+        Message.deleted_at,
+    )
+    .join(User, User.id == Message.author_id)
+    .where(
+        Message.author_id == bindparam("author_id"),
+        Message.client_message_id == bindparam("client_message_id"),
+    )
+)
+
+
 async def _by_client_id(
     session: AsyncSession, author_id: int, client_message_id: str
 ) -> schemas.Message | None:
+    conn = await session.connection()
     row = (
-        await session.execute(
-            select(Message, User)
-            .join(User, User.id == Message.author_id)
-            .where(
-                Message.author_id == author_id,
-                Message.client_message_id == client_message_id,
-            )
+        await conn.execute(
+            _BY_CLIENT_ID, {"author_id": author_id, "client_message_id": client_message_id}
         )
-    ).one_or_none()
-    return None if row is None else message_out(*row)
+    ).first()
+    if row is None:
+        return None
+    mid, room_id, uid, username, display_name, text, created, edited, deleted = row
+    return schemas.Message(
+        id=mid,
+        room_id=room_id,
+        author=schemas.Author(id=uid, username=username, display_name=display_name),
+        text="" if deleted is not None else text,
+        client_message_id=client_message_id,
+        created_at=created,
+        edited_at=edited,
+        deleted_at=deleted,
+    )
 
 
 async def _author(session: AsyncSession, user_id: int) -> User:
@@ -138,7 +166,7 @@ async def find_sent(
         Forbidden: the author is not a member.
     """
     async with transaction(sessions) as session:
-        await require_member(session, room_id, author_id)
+        await check_member(await session.connection(), room_id, author_id)
         return await _by_client_id(session, author_id, client_message_id)
 
 
