@@ -18,6 +18,7 @@ import orjson
 from ..codec import UNDEFINED, dumps
 from ..envelopes import ErrorShape, ProcedureType, RequestId
 from ..errors import ErrorCode, RPCError
+from ..tracked import Tracked
 
 __all__ = [
     "PING",
@@ -37,6 +38,7 @@ __all__ = [
     "parse_connection_params",
     "parse_frame",
     "subscription_prefix",
+    "tracked_body",
 ]
 
 PING: Final = "PING"
@@ -221,6 +223,26 @@ def encode_tracked(prefix: bytes, event_id: bytes, payload: bytes) -> bytes:
 
     ``event_id`` is the id already JSON-encoded (a quoted string).
     """
-    return b"".join(
-        (prefix, b'{"id":', event_id, b',"data":', payload, b'},"id":', event_id, b"}}")
-    )
+    return prefix + _tracked_tail(event_id, payload)
+
+
+def _tracked_tail(event_id: bytes, payload: bytes) -> bytes:
+    return b"".join((b'{"id":', event_id, b',"data":', payload, b'},"id":', event_id, b"}}"))
+
+
+_last_tracked: list[Any] = [None, b""]
+
+
+def tracked_body(value: Tracked[Any]) -> bytes:
+    """Everything of a tracked data frame after the subscription's prefix.
+
+    A broadcast emits the same Tracked object to every subscriber in a row, so the
+    last one's bytes are kept: the event is encoded once, then only the per-subscriber
+    prefix is joined on (the loop is single-threaded, so one slot is enough).
+    """
+    if _last_tracked[0] is value:
+        body: bytes = _last_tracked[1]
+        return body
+    body = _tracked_tail(dumps(value.id), dumps(value.data))
+    _last_tracked[0], _last_tracked[1] = value, body
+    return body

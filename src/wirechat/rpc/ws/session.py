@@ -36,10 +36,10 @@ from .protocol import (
     encode_data,
     encode_error,
     encode_result,
-    encode_tracked,
     parse_connection_params,
     parse_frame,
     subscription_prefix,
+    tracked_body,
 )
 
 __all__ = ["CloseCode", "WSLimits", "WSSession"]
@@ -371,7 +371,7 @@ class WSSession:
             if subscriptions.get(sub.id) is not sub:
                 return  # stopped: nothing more for this id (§3.7, c85)
             if isinstance(value, Tracked):
-                send(encode_tracked(prefix, dumps(value.id), dumps(value.data)))
+                send(prefix + tracked_body(value))
             elif value is UNDEFINED:
                 send(encode_result(sub.id, sub.jsonrpc, "data"))
             else:
