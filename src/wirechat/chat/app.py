@@ -21,6 +21,7 @@ from wirechat.chat.services.users import UserCache
 from wirechat.config import Settings
 from wirechat.db.migrate import upgrade
 from wirechat.db.session import create_engine, default_sqlite_url, session_factory, transaction
+from wirechat.db.sqlite import close_fast_reader
 from wirechat.rpc import Engine
 from wirechat.rpc.codec import dumps
 from wirechat.server import Application, StartupError
@@ -131,6 +132,7 @@ async def build_application(settings: Settings) -> Application:
         if redis_client is not None:
             await redis_client.aclose()
         await db.dispose()
+        close_fast_reader(db.dialect)
 
     return Application(
         engine=engine,

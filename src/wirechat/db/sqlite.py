@@ -24,9 +24,17 @@ from sqlalchemy import pool
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL
+from sqlalchemy.sql.expression import ClauseElement as Executable
 from sqlalchemy.util import await_only
 
-__all__ = ["DRIVER", "InLoopSQLiteDialect", "write_lock"]
+__all__ = [
+    "DRIVER",
+    "FastReader",
+    "InLoopSQLiteDialect",
+    "close_fast_reader",
+    "fast_reader",
+    "write_lock",
+]
 
 DRIVER = "sqlite+wirechat"
 
@@ -71,6 +79,7 @@ class InLoopSQLiteDialect(SQLiteDialect_pysqlite):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.write_lock = asyncio.Lock()
+        self.reader: FastReader | None = None
 
     @classmethod
     def get_pool_class(cls, url: URL) -> type[pool.Pool]:
@@ -83,6 +92,56 @@ class InLoopSQLiteDialect(SQLiteDialect_pysqlite):
         # may open one in a thread pool during shutdown cleanup.
         kwargs["check_same_thread"] = False
         return args, kwargs
+
+
+class FastReader:
+    """One extra read-only connection for the hottest reads, used without SQLAlchemy.
+
+    Like better-sqlite3 in Node: a read runs to completion synchronously, so the one
+    connection is never shared by two reads at once, and under WAL it sees every
+    committed write. Statements are SQLAlchemy Core objects compiled once for SQLite,
+    so the SQL is written in one place; rows come back as plain tuples, with no type
+    processing (times are the stored text).
+    """
+
+    def __init__(self, dialect: InLoopSQLiteDialect, database: str) -> None:
+        self._dialect = dialect
+        self._conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA query_only=ON")
+        self._compiled: dict[int, tuple[Executable, Any, str, tuple[str, ...]]] = {}
+
+    def all(self, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        entry = self._compiled.get(id(statement))
+        if entry is None or entry[0] is not statement:
+            compiled = statement.compile(dialect=self._dialect)
+            names = getattr(compiled, "positiontup", None) or ()
+            entry = (statement, compiled, compiled.string, tuple(names))
+            self._compiled[id(statement)] = entry
+        _, compiled, sql, names = entry
+        # construct_params adds the values of anonymous binds (literals in the statement).
+        values: Any = compiled.construct_params(params)
+        return self._conn.execute(sql, [values[name] for name in names]).fetchall()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def fast_reader(dialect: Any, database: str | None) -> FastReader | None:
+    """The dialect's :class:`FastReader` (made on first use); None unless in-loop SQLite
+    on a file."""
+    if not isinstance(dialect, InLoopSQLiteDialect) or not database or database == ":memory:":
+        return None
+    if dialect.reader is None:
+        dialect.reader = FastReader(dialect, database)
+    return dialect.reader
+
+
+def close_fast_reader(dialect: Any) -> None:
+    """Close the dialect's fast reader, if it made one (at engine disposal)."""
+    reader = getattr(dialect, "reader", None)
+    if isinstance(reader, FastReader):
+        reader.close()
+        dialect.reader = None
 
 
 def write_lock(dialect: Any) -> asyncio.Lock | None:

@@ -9,6 +9,7 @@ reveal deleted text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
@@ -19,6 +20,7 @@ from wirechat.chat.errors import Forbidden, NotFound
 from wirechat.chat.models import Message, Room, RoomMember, User
 from wirechat.chat.services.rooms import NOT_A_MEMBER
 from wirechat.db.session import SessionFactory, transaction
+from wirechat.db.sqlite import FastReader, fast_reader
 
 __all__ = ["AuthorJSON", "MessageJSON", "MessagePageJSON", "history", "wire_time"]
 
@@ -99,11 +101,21 @@ _PAGE_BEFORE = _page_query(True)
 
 async def check_member(conn: AsyncConnection, room_id: int, user_id: int) -> None:
     """Raises NotFound (no such room) or Forbidden (not a member)."""
-    row = (await conn.execute(_MEMBERSHIP, {"room_id": room_id, "user_id": user_id})).first()
+    _check_row((await conn.execute(_MEMBERSHIP, {"room_id": room_id, "user_id": user_id})).first())
+
+
+def _check_row(row: Any) -> None:
     if row is None:
         raise NotFound("room")
     if row[1] is None:
         raise Forbidden(NOT_A_MEMBER)
+
+
+def _reader(sessions: SessionFactory) -> FastReader | None:
+    engine = sessions.kw.get("bind")
+    if engine is None:
+        return None
+    return fast_reader(engine.dialect, engine.url.database)
 
 
 async def history(
@@ -123,12 +135,18 @@ async def history(
         NotFound: no such room.
         Forbidden: ``user_id`` is not a member.
     """
-    params = {"room_id": room_id, "limit": limit + 1, "cursor": cursor}
-    async with transaction(sessions) as session:
-        conn = await session.connection()
-        await check_member(conn, room_id, user_id)
-        query = _PAGE if cursor is None else _PAGE_BEFORE
-        rows = (await conn.execute(query, params)).all()
+    params = {"room_id": room_id, "user_id": user_id, "limit": limit + 1, "cursor": cursor}
+    query = _PAGE if cursor is None else _PAGE_BEFORE
+    reader = _reader(sessions)
+    if reader is not None:
+        # SQLite: two plain reads on the fast reader, no transaction needed (WAL).
+        _check_row(next(iter(reader.all(_MEMBERSHIP, params)), None))
+        rows: Sequence[Any] = reader.all(query, params)
+    else:
+        async with transaction(sessions) as session:
+            conn = await session.connection()
+            await check_member(conn, room_id, user_id)
+            rows = (await conn.execute(query, params)).all()
     items: list[MessageJSON] = [
         {
             "id": mid,
