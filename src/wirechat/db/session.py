@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from wirechat.db.sqlite import BUSY_TIMEOUT_MS, write_lock
 from wirechat.db.sqlite import DRIVER as SQLITE_DRIVER
-from wirechat.db.sqlite import write_lock
 
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
@@ -38,7 +38,7 @@ __all__ = [
 SessionFactory = async_sessionmaker[AsyncSession]
 """What services receive: call it to open a session, or pass it to :func:`transaction`."""
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BUSY_TIMEOUT_MS = BUSY_TIMEOUT_MS
 """How long a SQLite writer waits for the file lock before failing with "database is locked"."""
 
 WRITE_OPTION = "wirechat_write"

@@ -17,7 +17,10 @@ timeout): run several processes on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import pool
@@ -33,10 +36,12 @@ __all__ = [
     "InLoopSQLiteDialect",
     "close_fast_reader",
     "fast_reader",
+    "stored_time",
     "write_lock",
 ]
 
 DRIVER = "sqlite+wirechat"
+BUSY_TIMEOUT_MS = 5000
 
 
 async def _nothing() -> None:
@@ -95,20 +100,30 @@ class InLoopSQLiteDialect(SQLiteDialect_pysqlite):
 
 
 class FastReader:
-    """One extra read-only connection for the hottest reads, used without SQLAlchemy.
+    """One extra connection for the hottest statements, used without SQLAlchemy.
 
-    Like better-sqlite3 in Node: a read runs to completion synchronously, so the one
-    connection is never shared by two reads at once, and under WAL it sees every
-    committed write. Statements are SQLAlchemy Core objects compiled once for SQLite,
-    so the SQL is written in one place; rows come back as plain tuples, with no type
-    processing (times are the stored text).
+    Like better-sqlite3 in Node: a read, or a write transaction, runs to completion
+    synchronously, so the one connection is never shared by two callers at once, and
+    under WAL it sees every committed write. Write transactions still take the
+    in-process write lock first, so they queue with the engine's writers instead of
+    waiting on SQLite's lock inside the loop.
+
+    Statements are SQLAlchemy Core objects compiled once for SQLite, so the SQL is
+    written in one place. No type processing happens either way: rows come back as
+    plain tuples (times as their stored text) and parameters must be given in stored
+    form (see :func:`stored_time`).
     """
 
     def __init__(self, dialect: InLoopSQLiteDialect, database: str) -> None:
         self._dialect = dialect
         self._conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA query_only=ON")
+        # The same settings as the engine's connections (see session.py).
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._compiled: dict[int, tuple[Executable, Any, str, tuple[str, ...]]] = {}
+        self.write_lock = dialect.write_lock
 
     def all(self, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         entry = self._compiled.get(id(statement))
@@ -122,8 +137,33 @@ class FastReader:
         values: Any = compiled.construct_params(params)
         return self._conn.execute(sql, [values[name] for name in names]).fetchall()
 
+    def first(self, statement: Executable, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        rows = self.all(statement, params)
+        return rows[0] if rows else None
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[FastReader]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on an exception).
+
+        Hold :attr:`write_lock` around it, and do not await inside it.
+        """
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
     def close(self) -> None:
         self._conn.close()
+
+
+def stored_time(value: datetime) -> str:
+    """A UTC time as SQLAlchemy's SQLite DateTime stores it (naive UTC, microseconds)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(sep=" ", timespec="microseconds")
 
 
 def fast_reader(dialect: Any, database: str | None) -> FastReader | None:

@@ -22,7 +22,17 @@ from wirechat.chat.services.rooms import NOT_A_MEMBER
 from wirechat.db.session import SessionFactory, transaction
 from wirechat.db.sqlite import FastReader, fast_reader
 
-__all__ = ["AuthorJSON", "MessageJSON", "MessagePageJSON", "history", "wire_time"]
+__all__ = [
+    "MEMBERSHIP",
+    "AuthorJSON",
+    "MessageJSON",
+    "MessagePageJSON",
+    "check_member",
+    "check_member_row",
+    "history",
+    "reader_for",
+    "wire_time",
+]
 
 
 class AuthorJSON(TypedDict):
@@ -64,7 +74,7 @@ def wire_time(value: Any) -> str | None:
     return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-_MEMBERSHIP = (
+MEMBERSHIP = (
     select(Room.id, RoomMember.user_id)
     .outerjoin(
         RoomMember,
@@ -101,17 +111,20 @@ _PAGE_BEFORE = _page_query(True)
 
 async def check_member(conn: AsyncConnection, room_id: int, user_id: int) -> None:
     """Raises NotFound (no such room) or Forbidden (not a member)."""
-    _check_row((await conn.execute(_MEMBERSHIP, {"room_id": room_id, "user_id": user_id})).first())
+    check_member_row(
+        (await conn.execute(MEMBERSHIP, {"room_id": room_id, "user_id": user_id})).first()
+    )
 
 
-def _check_row(row: Any) -> None:
+def check_member_row(row: Any) -> None:
     if row is None:
         raise NotFound("room")
     if row[1] is None:
         raise Forbidden(NOT_A_MEMBER)
 
 
-def _reader(sessions: SessionFactory) -> FastReader | None:
+def reader_for(sessions: SessionFactory) -> FastReader | None:
+    """The fast SQLite connection behind ``sessions``, or None (PostgreSQL)."""
     engine = sessions.kw.get("bind")
     if engine is None:
         return None
@@ -137,10 +150,10 @@ async def history(
     """
     params = {"room_id": room_id, "user_id": user_id, "limit": limit + 1, "cursor": cursor}
     query = _PAGE if cursor is None else _PAGE_BEFORE
-    reader = _reader(sessions)
+    reader = reader_for(sessions)
     if reader is not None:
         # SQLite: two plain reads on the fast reader, no transaction needed (WAL).
-        _check_row(next(iter(reader.all(_MEMBERSHIP, params)), None))
+        check_member_row(next(iter(reader.all(MEMBERSHIP, params)), None))
         rows: Sequence[Any] = reader.all(query, params)
     else:
         async with transaction(sessions) as session:

@@ -13,7 +13,10 @@ Lock order is message row, then room row, in every writer, so writers never dead
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wirechat.chat import schemas
 from wirechat.chat.errors import Forbidden, NotFound
 from wirechat.chat.models import EVENT_TYPES, EventType, Message, Room, RoomEvent, User, utc_now
-from wirechat.chat.services.history import check_member
+from wirechat.chat.services.history import MEMBERSHIP, check_member, check_member_row, reader_for
 from wirechat.chat.services.outputs import message_out
 from wirechat.chat.services.rooms import require_member
 from wirechat.db.session import SessionFactory, transaction
+from wirechat.db.sqlite import stored_time
 
 __all__ = [
     "MessageResult",
@@ -129,9 +133,20 @@ async def _by_client_id(
             _BY_CLIENT_ID, {"author_id": author_id, "client_message_id": client_message_id}
         )
     ).first()
-    if row is None:
-        return None
-    mid, room_id, uid, username, display_name, text, created, edited, deleted = row
+    return None if row is None else _client_id_message(row, client_message_id)
+
+
+def _aware(value: Any) -> datetime | None:
+    """A time from a row: a datetime already, or SQLite's stored UTC text (fast path)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value  # type: ignore[no-any-return]
+
+
+def _client_id_message(row: Any, client_message_id: str) -> schemas.Message:
+    mid, room_id, uid, username, display_name, text, *times = row
+    created, edited, deleted = (_aware(t) for t in times)
+    assert created is not None
     return schemas.Message(
         id=mid,
         room_id=room_id,
@@ -221,43 +236,50 @@ async def send(
         NotFound: no such room.
         Forbidden: the author is not a member.
     """
+    now = utc_now()
+    params: dict[str, Any] = {
+        "room_id": room_id,
+        "author_id": author_id,
+        "user_id": author_id,
+        "text": text,
+        "client_message_id": client_message_id,
+        "type": "created",
+    }
+    fast = reader_for(sessions)
     try:
-        async with transaction(sessions, write=True) as session:
-            conn = await session.connection()
-            await check_member(conn, room_id, author_id)
-            if client_message_id is not None:
-                stored = await _by_client_id(session, author_id, client_message_id)
-                if stored is not None:
-                    return MessageResult(stored, None)
-            author = (await conn.execute(_AUTHOR, {"user_id": author_id})).first()
-            if author is None:
-                raise NotFound("user")
-            now = utc_now()
-            message_id = (
-                await conn.execute(
-                    _INSERT_MESSAGE,
-                    {
-                        "room_id": room_id,
-                        "author_id": author_id,
-                        "text": text,
-                        "client_message_id": client_message_id,
-                        "created_at": now,
-                    },
-                )
-            ).scalar_one()
-            seq = (await conn.execute(_NEXT_SEQ, {"room_id": room_id})).scalar_one()
-            await conn.execute(
-                _INSERT_EVENT,
-                {
-                    "room_id": room_id,
-                    "seq": seq,
-                    "type": "created",
-                    "message_id": message_id,
-                    "created_at": now,
-                },
-            )
+        if fast is not None:
+            # SQLite: the whole transaction runs synchronously on the fast connection.
+            params["created_at"] = stored_time(now)
+            async with fast.write_lock:
+                with fast.write():
+                    check_member_row(fast.first(MEMBERSHIP, params))
+                    if client_message_id is not None:
+                        row = fast.first(_BY_CLIENT_ID, params)
+                        if row is not None:
+                            return MessageResult(_client_id_message(row, client_message_id), None)
+                    author = fast.first(_AUTHOR, params)
+                    if author is None:
+                        raise NotFound("user")
+                    params["message_id"] = fast.all(_INSERT_MESSAGE, params)[0][0]
+                    params["seq"] = fast.all(_NEXT_SEQ, params)[0][0]
+                    fast.all(_INSERT_EVENT, params)
+        else:
+            params["created_at"] = now
+            async with transaction(sessions, write=True) as session:
+                conn = await session.connection()
+                await check_member(conn, room_id, author_id)
+                if client_message_id is not None:
+                    stored = await _by_client_id(session, author_id, client_message_id)
+                    if stored is not None:
+                        return MessageResult(stored, None)
+                author = (await conn.execute(_AUTHOR, params)).first()
+                if author is None:
+                    raise NotFound("user")
+                params["message_id"] = (await conn.execute(_INSERT_MESSAGE, params)).scalar_one()
+                params["seq"] = (await conn.execute(_NEXT_SEQ, params)).scalar_one()
+                await conn.execute(_INSERT_EVENT, params)
         message = schemas.Message(
-            id=message_id,
+            id=params["message_id"],
             room_id=room_id,
             author=schemas.Author(id=author[0], username=author[1], display_name=author[2]),
             text=text,
@@ -266,8 +288,8 @@ async def send(
             edited_at=None,
             deleted_at=None,
         )
-        return MessageResult(message, StoredEvent(room_id, seq, "created", message))
-    except IntegrityError:
+        return MessageResult(message, StoredEvent(room_id, params["seq"], "created", message))
+    except (IntegrityError, sqlite3.IntegrityError):
         if client_message_id is None:
             raise
         async with transaction(sessions) as session:
