@@ -170,7 +170,14 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     stop_task = asyncio.ensure_future(stop.wait())
     await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     stop_task.cancel()
-    logger.info("Shutting down")
+    if http_task.done():
+        # The HTTP server stopped by itself: say why, since nobody asked it to.
+        error = None if http_task.cancelled() else http_task.exception()
+        logger.error("HTTP server stopped unexpectedly: %r; shutting down", error)
+        exit_status = 1
+    else:
+        logger.info("Shutting down (signal received)")
+        exit_status = 0
     grace = settings.shutdown_grace_seconds
     # Both servers wind down together so the whole shutdown fits in about `grace`:
     # streams end at once (clients resume elsewhere), calls in flight get `grace`.
@@ -185,4 +192,4 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
     logger.info("Stopped")
-    return 0
+    return exit_status

@@ -120,9 +120,11 @@ async def sse_stream(
                     timeout = remaining if timeout is None else min(timeout, remaining)
                 done, _ = await asyncio.wait({pending}, timeout=timeout)
                 if not done:
-                    if deadline is not None and time.monotonic() >= deadline:
+                    # Timers may wake a hair early: within a millisecond is the deadline.
+                    if deadline is not None and time.monotonic() >= deadline - 0.001:
                         return
-                    yield _PING
+                    if options.ping_ms is not None:
+                        yield _PING
                     continue
                 finished, pending = pending, None
                 try:
