@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     redis_url: str | None = None
+    redis_namespace: str | None = None
+    """Prefix of this deployment's Redis keys and channels (default: from DATABASE_URL)."""
     jwt_secret: str | None = None
     jwt_expires_in: timedelta = timedelta(days=7)
     cors_origins: str = "http://localhost:5173"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -80,7 +81,12 @@ async def build_application(settings: Settings) -> Application:
 
     metrics = ChatMetrics()
     delivered = metrics.delivered.labels("messages.onMessage")
-    hub = RoomHub(broker, load_events, last_seq, on_dispatch=delivered.inc)
+    # Everything shared through Redis is namespaced by the database: two deployments
+    # on one Redis server (whose pub/sub ignores the db number) never see each other.
+    namespace = settings.redis_namespace or hashlib.sha256(_describe(url).encode()).hexdigest()[:12]
+    hub = RoomHub(
+        broker, load_events, last_seq, on_dispatch=delivered.inc, namespace=f"{namespace}:"
+    )
     presence: PresenceStore
     limiter: RateLimiter
     redis_client: Any = None
@@ -93,11 +99,14 @@ async def build_application(settings: Settings) -> Application:
         redis_client = Redis.from_url(
             settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
         )
-        shared = RedisPresence(redis_client, on_change=hub.publish_presence)
+        shared = RedisPresence(redis_client, on_change=hub.publish_presence, namespace=namespace)
         shared.start()
         presence = shared
         limiter = RedisRateLimiter(
-            redis_client, settings.rate_limit_messages, settings.rate_limit_window_seconds
+            redis_client,
+            settings.rate_limit_messages,
+            settings.rate_limit_window_seconds,
+            namespace=namespace,
         )
     else:
         presence = MemoryPresence()

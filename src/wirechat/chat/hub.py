@@ -1,6 +1,6 @@
 """Room traffic between processes, and its fan-out to this process's subscribers.
 
-One broker topic per room (``room:<id>``) carries four kinds of payload, each
+One broker topic per room (``<namespace>room:<id>``) carries four kinds of payload, each
 encoded once by its publisher:
 
     E<seq>\\n<MessageEvent JSON>   a stored message event (its seq is the tracked id)
@@ -191,7 +191,7 @@ class _RoomChannel:
     def __init__(self, hub: RoomHub, room_id: int) -> None:
         self.hub = hub
         self.room_id = room_id
-        self.topic = f"room:{room_id}"
+        self.topic = hub.topic(room_id)
         self.listeners: set[Listener] = set()
         self.last_seq = 0
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -318,8 +318,11 @@ class RoomHub:
         listener_capacity: int = 1000,
         typing_ttl: float = 5.0,
         on_dispatch: Callable[[int], None] = lambda count: None,
+        namespace: str = "",
     ) -> None:
         self.broker = broker
+        self.namespace = namespace
+        """Prefix of every topic, so deployments sharing one Redis never mix rooms."""
         self.on_dispatch = on_dispatch
         """Told how many local subscribers each live message event went to (metrics)."""
         self.load_events = load_events
@@ -328,6 +331,9 @@ class RoomHub:
         self.listener_capacity = listener_capacity
         self.typing_ttl = typing_ttl
         self.channels: dict[int, _RoomChannel] = {}
+
+    def topic(self, room_id: int) -> str:
+        return f"{self.namespace}room:{room_id}"
 
     async def attach(self, room_id: int, user_id: int, kind: ListenerKind) -> Listener:
         """A listener that receives everything published to the room from now on.
@@ -350,7 +356,7 @@ class RoomHub:
 
     async def _publish(self, room_id: int, payload: bytes) -> None:
         try:
-            await self.broker.publish(f"room:{room_id}", payload)
+            await self.broker.publish(self.topic(room_id), payload)
         except BrokerUnavailable as exc:
             # The change is stored; subscribers fill the gap from the log later.
             logger.warning("room %s: publish failed (%s)", room_id, exc)

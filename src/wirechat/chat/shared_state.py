@@ -1,9 +1,9 @@
 """Presence and rate limits shared by every process through Redis (scale-out).
 
 Presence: each process counts its own ``messages.onMessage`` streams per
-(room, user) and mirrors the users it holds into ``wirechat:presence:<room>``
+(room, user) and mirrors the users it holds into ``wirechat:<ns>:presence:<room>``
 (a hash whose fields are ``<process>:<user>``). Every process heartbeats into
-``wirechat:presence:procs`` (a sorted set scored by time); a field whose process
+``wirechat:<ns>:presence:procs`` (a sorted set scored by time); a field whose process
 has not beaten for ``dead_after`` seconds no longer counts as online, and the
 first live process to notice removes the dead process's fields and announces a
 presence change in each of its rooms, so a crashed process's users go offline
@@ -37,15 +37,22 @@ __all__ = ["RedisPresence", "RedisRateLimiter"]
 
 logger = logging.getLogger("wirechat.shared_state")
 
-_PROCS = "wirechat:presence:procs"
 
+class _Keys:
+    """Key names under one deployment's namespace."""
 
-def _room_key(room_id: int) -> str:
-    return f"wirechat:presence:{room_id}"
+    def __init__(self, namespace: str) -> None:
+        self.base = f"wirechat:{namespace}"
+        self.procs = f"{self.base}:presence:procs"
 
+    def room(self, room_id: int) -> str:
+        return f"{self.base}:presence:{room_id}"
 
-def _proc_rooms_key(proc: str) -> str:
-    return f"wirechat:presence:rooms:{proc}"
+    def proc_rooms(self, proc: str) -> str:
+        return f"{self.base}:presence:rooms:{proc}"
+
+    def rate(self, key: str) -> str:
+        return f"{self.base}:ratelimit:{key}"
 
 
 class RedisPresence:
@@ -58,8 +65,10 @@ class RedisPresence:
         on_change: Any = None,
         heartbeat: float = 5.0,
         dead_after: float = 20.0,
+        namespace: str = "",
     ) -> None:
         self.client = client
+        self.keys = _Keys(namespace)
         self.proc = uuid.uuid4().hex[:12]
         self.heartbeat = heartbeat
         self.dead_after = dead_after
@@ -86,26 +95,26 @@ class RedisPresence:
 
     async def _beat_once(self) -> None:
         now = time.time()
-        await self.client.zadd(_PROCS, {self.proc: now})
+        await self.client.zadd(self.keys.procs, {self.proc: now})
         # Re-assert our fields: they may have been swept while Redis was unreachable.
         if self._local:
             pipe = self.client.pipeline(transaction=False)
             for room_id, user_id in self._local:
-                pipe.hset(_room_key(room_id), f"{self.proc}:{user_id}", 1)
-                pipe.sadd(_proc_rooms_key(self.proc), room_id)
+                pipe.hset(self.keys.room(room_id), f"{self.proc}:{user_id}", 1)
+                pipe.sadd(self.keys.proc_rooms(self.proc), room_id)
             await pipe.execute()
-        dead = await self.client.zrangebyscore(_PROCS, "-inf", now - self.dead_after)
+        dead = await self.client.zrangebyscore(self.keys.procs, "-inf", now - self.dead_after)
         for raw in dead:
             await self._sweep(raw.decode() if isinstance(raw, bytes) else str(raw))
 
     async def _sweep(self, proc: str) -> None:
         """Remove a dead process's presence and announce the change in its rooms."""
-        if not await self.client.zrem(_PROCS, proc):
+        if not await self.client.zrem(self.keys.procs, proc):
             return  # another process is sweeping it
-        rooms_key = _proc_rooms_key(proc)
+        rooms_key = self.keys.proc_rooms(proc)
         rooms = [int(r) for r in await self.client.smembers(rooms_key)]
         for room_id in rooms:
-            key = _room_key(room_id)
+            key = self.keys.room(room_id)
             fields = [f for f in await self.client.hkeys(key) if _field_proc(f) == proc]
             if fields:
                 await self.client.hdel(key, *fields)
@@ -121,9 +130,9 @@ class RedisPresence:
             return False
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.zadd(_PROCS, {self.proc: time.time()})
-            pipe.hset(_room_key(room_id), f"{self.proc}:{user_id}", 1)
-            pipe.sadd(_proc_rooms_key(self.proc), room_id)
+            pipe.zadd(self.keys.procs, {self.proc: time.time()})
+            pipe.hset(self.keys.room(room_id), f"{self.proc}:{user_id}", 1)
+            pipe.sadd(self.keys.proc_rooms(self.proc), room_id)
             await pipe.execute()
         except RedisError as exc:
             logger.warning("presence join not shared (%s); heartbeat will retry", exc)
@@ -138,20 +147,20 @@ class RedisPresence:
             return False
         del self._local[key]
         try:
-            await self.client.hdel(_room_key(room_id), f"{self.proc}:{user_id}")
+            await self.client.hdel(self.keys.room(room_id), f"{self.proc}:{user_id}")
         except RedisError as exc:
             logger.warning("presence leave not shared (%s)", exc)
         return True
 
     async def online(self, room_id: int) -> list[int]:
         try:
-            fields = await self.client.hkeys(_room_key(room_id))
+            fields = await self.client.hkeys(self.keys.room(room_id))
             procs = {_field_proc(f) for f in fields}
             alive: set[str] = set()
             if procs:
                 now = time.time()
                 ordered = sorted(procs)
-                scores = await self.client.zmscore(_PROCS, ordered)
+                scores = await self.client.zmscore(self.keys.procs, ordered)
                 alive = {
                     p
                     for p, s in zip(ordered, scores, strict=True)
@@ -171,9 +180,9 @@ class RedisPresence:
         with contextlib.suppress(RedisError, OSError):
             pipe = self.client.pipeline(transaction=False)
             for room_id, user_id in self._local:
-                pipe.hdel(_room_key(room_id), f"{self.proc}:{user_id}")
-            pipe.zrem(_PROCS, self.proc)
-            pipe.delete(_proc_rooms_key(self.proc))
+                pipe.hdel(self.keys.room(room_id), f"{self.proc}:{user_id}")
+            pipe.zrem(self.keys.procs, self.proc)
+            pipe.delete(self.keys.proc_rooms(self.proc))
             await pipe.execute()
         self._local.clear()
 
@@ -206,7 +215,10 @@ return 0
 class RedisRateLimiter:
     """:class:`~wirechat.chat.services.ratelimit.RateLimiter` shared by every process."""
 
-    def __init__(self, client: Redis, limit: int = 30, window: float = 10.0) -> None:
+    def __init__(
+        self, client: Redis, limit: int = 30, window: float = 10.0, *, namespace: str = ""
+    ) -> None:
+        self._keys = _Keys(namespace)
         self._script = client.register_script(_SLIDING_WINDOW)
         self._limit = limit
         self._window_ms = int(window * 1000)
@@ -216,7 +228,7 @@ class RedisRateLimiter:
         now_ms = int(time.time() * 1000)
         try:
             wait_ms = await self._script(
-                keys=[f"wirechat:ratelimit:{key}"],
+                keys=[self._keys.rate(key)],
                 args=[now_ms, self._window_ms, self._limit, f"{now_ms}-{uuid.uuid4().hex[:8]}"],
             )
         except RedisError as exc:
