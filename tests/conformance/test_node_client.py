@@ -9,46 +9,27 @@ are skipped, unless ``CI`` is set (then they fail).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from support import node as support_node
+
 if TYPE_CHECKING:
     from .conftest import Server
 
 pytestmark = pytest.mark.node
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
+NODE_DIR = support_node.NODE_DIR
 TEST_FILES = sorted(p.name for p in NODE_DIR.glob("*.test.mjs"))
 NODE_TIMEOUT = 90
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is an error)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        _unavailable("node/npm not found on PATH")
-    modules = NODE_DIR / "node_modules"
-    if not (modules / "@trpc" / "client").is_dir():
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if result.returncode != 0:
-            _unavailable(f"npm ci failed:\n{result.stdout}\n{result.stderr}")
-    return modules
+    return support_node.node_modules()
 
 
 @pytest.mark.parametrize("test_file", TEST_FILES)

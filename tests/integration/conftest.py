@@ -32,11 +32,13 @@ from typing import Any
 import httpx
 import pytest
 
+from support import node as support_node
+
 from .clients import Api, WSClient
 
 ROOT = Path(__file__).resolve().parents[2]
 WIRECHAT = Path(sys.executable).parent / "wirechat"
-NODE_DIR = ROOT / "tests" / "conformance" / "node"
+NODE_DIR = support_node.NODE_DIR
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 
@@ -252,17 +254,4 @@ async def ws(server: Server) -> AsyncIterator[Callable[..., Any]]:
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
     """The conformance suite's node_modules (pinned @trpc/client), installed if missing."""
-    modules = NODE_DIR / "node_modules"
-    if not (modules / "@trpc" / "client").is_dir():
-        try:
-            subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=NODE_DIR,
-                check=True,
-                timeout=300,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            if os.environ.get("CI"):
-                pytest.fail(f"npm ci failed: {exc}")
-            pytest.skip(f"no node_modules for the official client: {exc}")
-    return modules
+    return support_node.node_modules()

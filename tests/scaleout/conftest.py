@@ -31,11 +31,13 @@ from typing import Any
 import httpx
 import pytest
 
+from support import node as support_node
+
 from .clients import Api, Proc
 
 ROOT = Path(__file__).resolve().parents[2]
 WIRECHAT = Path(sys.executable).parent / "wirechat"
-NODE_DIR = ROOT / "tests" / "conformance" / "node"
+NODE_DIR = support_node.NODE_DIR
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -294,18 +296,7 @@ def api(http: httpx.AsyncClient) -> Api:
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
     """The conformance suite's node_modules (pinned @trpc/client), installed if missing."""
-    modules = NODE_DIR / "node_modules"
-    if not (modules / "@trpc" / "client").is_dir():
-        try:
-            subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=NODE_DIR,
-                check=True,
-                timeout=300,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            _unavailable(f"no node_modules for the official client: {exc}")
-    return modules
+    return support_node.node_modules()
 
 
 @contextlib.contextmanager
