@@ -3,11 +3,12 @@ connection, and re-checked for expiry on every call."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from wirechat.chat.auth import token_from_request
+from wirechat.chat.auth import TokenClaims, token_from_request
 from wirechat.chat.deps import Deps
 from wirechat.rpc import Call, ErrorCode, Next, RequestInfo, RPCError
 
@@ -30,19 +31,40 @@ class AuthedContext:
 
 
 class ContextFactory:
-    """``create_context`` for the engine: a missing or invalid token is anonymous."""
+    """``create_context`` for the engine: a missing or invalid token is anonymous.
 
-    def __init__(self, deps: Deps) -> None:
+    Verified tokens are remembered (at most ``cache_size``, least recently used
+    first out): a client sends the same token with every request, and checking its
+    signature costs about as much as a small call. Expiry is still checked on every
+    call by :func:`require_user`, so a remembered token stops working on time.
+    """
+
+    def __init__(self, deps: Deps, cache_size: int = 10_000) -> None:
         self.deps = deps
+        self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
+        self._cache_size = cache_size
 
     async def __call__(self, info: RequestInfo) -> Context:
         token = token_from_request(
             info.headers, info.query, info.connection_params, websocket=info.transport == "ws"
         )
-        claims = self.deps.tokens.verify(token) if token else None
+        claims = self._claims(token) if token else None
         if claims is None:
             return Context(self.deps, None, None, info)
         return Context(self.deps, claims.user_id, claims.expires_at, info)
+
+    def _claims(self, token: str) -> TokenClaims | None:
+        claims = self._verified.get(token)
+        if claims is not None:
+            self._verified.move_to_end(token)
+            return claims
+        claims = self.deps.tokens.verify(token)
+        if claims is not None:
+            # Only valid tokens are kept: random junk cannot fill the cache.
+            self._verified[token] = claims
+            if len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
+        return claims
 
 
 async def require_user(call: Call[Context], next: Next[AuthedContext]) -> Any:

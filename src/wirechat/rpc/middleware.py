@@ -10,7 +10,7 @@ so a shared ``authed`` base checks the user before it reads the input, as tRPC's
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -40,6 +40,18 @@ class Call(Generic[C]):
     input: Any = UNDEFINED
     """The validated input once an input middleware has run."""
 
+    # Hand-written copies: dataclasses.replace introspects the fields on every call,
+    # and the chain copies the call once per middleware.
+    def with_ctx(self, ctx: Any) -> Call[Any]:
+        return Call(
+            ctx, self.path, self.type, self.info, self.raw_input, self.batch_index, self.input
+        )
+
+    def with_input(self, value: Any) -> Call[C]:
+        return Call(
+            self.ctx, self.path, self.type, self.info, self.raw_input, self.batch_index, value
+        )
+
 
 Next = Callable[[CtxOut], Awaitable[Any]]
 """Continue the chain with a (possibly new) context; returns the resolver's result."""
@@ -56,7 +68,7 @@ Step = Callable[[Call[Any], Callable[[Call[Any]], Awaitable[Any]]], Awaitable[An
 def context_step(middleware: Middleware[Any, Any]) -> Step:
     async def step(call: Call[Any], proceed: Callable[[Call[Any]], Awaitable[Any]]) -> Any:
         async def next_(ctx: Any) -> Any:
-            return await proceed(replace(call, ctx=ctx))
+            return await proceed(call.with_ctx(ctx))
 
         return await middleware(call, next_)
 
@@ -85,7 +97,7 @@ def input_middleware(adapter: TypeAdapter[Any]) -> Step:
             raise RPCError(
                 ErrorCode.BAD_REQUEST, message or "Invalid input", data={"issues": issues}
             ) from exc
-        return await proceed(replace(call, input=value))
+        return await proceed(call.with_input(value))
 
     return step
 
