@@ -18,13 +18,13 @@ from wirechat.chat.presence import MemoryPresence, PresenceStore
 from wirechat.chat.routers import app_router
 from wirechat.chat.services import messages
 from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimiter
+from wirechat.chat.services.replay import events_after
 from wirechat.chat.services.users import UserCache
 from wirechat.config import Settings
 from wirechat.db.migrate import upgrade
 from wirechat.db.session import create_engine, default_sqlite_url, session_factory, transaction
 from wirechat.db.sqlite import close_fast_reader
 from wirechat.rpc import Engine
-from wirechat.rpc.codec import dumps
 from wirechat.server import Application, StartupError
 
 __all__ = ["build_application"]
@@ -71,9 +71,10 @@ async def build_application(settings: Settings) -> Application:
         raise StartupError(str(exc)) from exc
 
     async def load_events(room_id: int, after_seq: int) -> list[EventRecord]:
-        async with transaction(sessions) as session:
-            events = await messages.events_after(session, room_id, after_seq, 100)
-        return [EventRecord(e.seq, dumps(e.to_schema())) for e in events]
+        return [
+            EventRecord(seq, payload)
+            for seq, payload in await events_after(sessions, room_id, after_seq, 100)
+        ]
 
     async def last_seq(room_id: int) -> int:
         async with transaction(sessions) as session:

@@ -23,10 +23,8 @@ from collections.abc import AsyncIterator
 
 from wirechat.chat.deps import Deps
 from wirechat.chat.hub import EventRecord, Lagged, Listener
-from wirechat.chat.services import messages
-from wirechat.db.session import transaction
+from wirechat.chat.services.replay import events_after
 from wirechat.rpc import Emit
-from wirechat.rpc.codec import dumps
 
 __all__ = ["MessageStream", "replay"]
 
@@ -41,12 +39,11 @@ async def replay(deps: Deps, room_id: int, after_seq: int) -> AsyncIterator[Even
     """Stored events after ``after_seq``, page by page, in ``seq`` order."""
     cursor = after_seq
     while True:
-        async with transaction(deps.sessions) as session:
-            events = await messages.events_after(session, room_id, cursor, PAGE)
-        for event in events:
-            cursor = event.seq
-            yield EventRecord(event.seq, dumps(event.to_schema()))
-        if len(events) < PAGE:
+        page = await events_after(deps.sessions, room_id, cursor, PAGE)
+        for seq, payload in page:
+            cursor = seq
+            yield EventRecord(seq, payload)
+        if len(page) < PAGE:
             return
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -15,6 +16,7 @@ from wirechat.chat.errors import Forbidden, NotFound
 from wirechat.chat.models import Message, RoomEvent
 from wirechat.chat.services import messages, rooms
 from wirechat.chat.services.history import history
+from wirechat.chat.services.replay import events_after
 from wirechat.db.session import SessionFactory, transaction
 
 
@@ -395,3 +397,29 @@ async def test_history_items_have_exactly_the_wire_shape_of_a_message(
     )
     page = await history(sessions, room_id=room.id, user_id=alice.id)
     assert page["items"] == [edited.message.model_dump(mode="json", by_alias=True)]
+
+
+async def test_fast_replay_matches_the_stored_events_exactly(
+    sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+) -> None:
+    """The wire form used to resume streams equals the pydantic MessageEvent, deleted
+    text included (it never shows)."""
+    alice = await make_user("alice")
+    room = await make_room(alice)
+    one = await messages.send(sessions, room_id=room.id, author_id=alice.id, text="one")
+    await messages.send(
+        sessions, room_id=room.id, author_id=alice.id, text="two", client_message_id="c"
+    )
+    await messages.edit(sessions, message_id=one.message.id, user_id=alice.id, text="uno")
+    await messages.delete(sessions, message_id=one.message.id, user_id=alice.id)
+    expected = [
+        (e.seq, e.to_schema().model_dump(mode="json", by_alias=True))
+        for e in await events(sessions, room.id)
+    ]
+    fast = [
+        (seq, orjson.loads(payload)) for seq, payload in await events_after(sessions, room.id, 0)
+    ]
+    assert fast == expected
+    assert [seq for seq, _ in fast] == [1, 2, 3, 4]
+    assert fast[0][1]["message"]["text"] == ""
+    assert await events_after(sessions, room.id, 2, limit=1) == [(3, orjson.dumps(fast[2][1]))]
