@@ -17,7 +17,7 @@ from wirechat.rpc.tracked import tracked
 from .support import body_bytes, make_handler, request
 
 
-class Source:
+class Source(PushSource):
     """Emits ``values`` synchronously, then waits for ``release``, then ends or raises."""
 
     def __init__(self, values: list[Any], error: BaseException | None = None) -> None:

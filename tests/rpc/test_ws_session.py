@@ -79,7 +79,7 @@ def error_code(frame: Any) -> str:
     return code
 
 
-class Source:
+class Source(PushSource):
     """A push source the test drives: ``emit`` is kept, ``end`` finishes or fails ``run``."""
 
     def __init__(self) -> None:

@@ -41,6 +41,7 @@ class ChatMetrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self._per_path: dict[str, tuple[Counter, Histogram]] = {}
         self.delivered = Counter(
             "wirechat_events_delivered",
             "Events delivered to subscribers, by procedure",
@@ -51,8 +52,15 @@ class ChatMetrics:
     def call_finished(
         self, path: str, type: ProcedureType, seconds: float, error: ErrorCode | None
     ) -> None:
-        self.calls.labels(path, type).inc()
-        self.latency.labels(path).observe(seconds)
+        children = self._per_path.get(path)
+        if children is None:
+            # Looking labelled children up costs a lock and a dict per call: keep them.
+            children = self._per_path[path] = (
+                self.calls.labels(path, type),
+                self.latency.labels(path),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
         if error is not None:
             self.errors.labels(path, error.name).inc()
 

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from wirechat.chat.deps import Deps
 from wirechat.chat.hub import EventRecord, Lagged, Listener
 from wirechat.chat.services.replay import events_after
-from wirechat.rpc import Emit
+from wirechat.rpc import Emit, PushSource
 
 __all__ = ["MessageStream", "replay"]
 
@@ -47,7 +47,7 @@ async def replay(deps: Deps, room_id: int, after_seq: int) -> AsyncIterator[Even
             return
 
 
-class MessageStream:
+class MessageStream(PushSource):
     """The events of one ``messages.onMessage`` subscription (a push source).
 
     Completes when the user leaves the room. Set up (membership, listener, presence)

@@ -25,7 +25,7 @@ from .envelopes import ErrorShape, ProcedureType
 from .errors import ErrorCode, RPCError
 from .jsonl import JSONL_HEADERS, jsonl_stream
 from .procedure import Procedure
-from .push import PushSource
+from .push import is_stream
 from .sse import SSE_HEADERS, SSEOptions, sse_stream
 
 __all__ = ["HTTPHandler", "HTTPRequest", "HTTPResponse", "PreparedCall"]
@@ -101,7 +101,7 @@ class _BatchInput:
 
 def is_stream_like(value: Any) -> bool:
     """An async iterable: fine for JSONL, refused by plain JSON responses (§1.5)."""
-    return hasattr(value, "__aiter__") or isinstance(value, PushSource)
+    return is_stream(value)
 
 
 class HTTPHandler:

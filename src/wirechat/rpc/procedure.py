@@ -19,7 +19,7 @@ from .codec import UNDEFINED
 from .envelopes import ProcedureType
 from .errors import ErrorCode, RPCError
 from .middleware import Call, Middleware, Step, context_step, input_middleware, run_chain
-from .push import PushSource
+from .push import PushSource, is_stream
 
 __all__ = ["Procedure", "ProcedureBuilder"]
 
@@ -58,13 +58,13 @@ class Procedure:
         if self.type == "subscription":
             if inspect.isawaitable(result):
                 result = await result
-            if not hasattr(result, "__aiter__") and not isinstance(result, PushSource):
+            if not is_stream(result):
                 raise RPCError(
                     ErrorCode.INTERNAL_SERVER_ERROR,
                     f"Subscription {call.path} did not return an observable or a AsyncGenerator",
                 )
             return result
-        if inspect.isawaitable(result):
+        if inspect.iscoroutine(result) or inspect.isawaitable(result):
             result = await result
         if self.output is not None and result is not UNDEFINED:
             try:

@@ -11,23 +11,35 @@ source through :func:`iterate_push`.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-__all__ = ["Emit", "PushSource", "iterate_push"]
+__all__ = ["Emit", "PushSource", "is_stream", "iterate_push"]
 
 Emit = Callable[[Any], None]
 """Send one subscription value (plain or :class:`~wirechat.rpc.Tracked`); never blocks."""
 
 
-@runtime_checkable
-class PushSource(Protocol):
+class PushSource(abc.ABC):
+    """Base class of push subscriptions (a plain base class rather than a Protocol:
+    ``isinstance`` against it is checked on every call and must be cheap)."""
+
+    @abc.abstractmethod
     async def run(self, emit: Emit) -> None:
         """Emit values until the subscription is over; return to complete it, raise to
         fail it. Cancelled when the client stops the subscription or goes away."""
-        ...
+
+
+def is_stream(value: Any) -> bool:
+    """Whether a procedure's result is a stream (async iterable or push source).
+
+    Looks at the type, not the instance: a pydantic model answers a missing
+    attribute through a slow ``__getattr__``.
+    """
+    return hasattr(type(value), "__aiter__") or isinstance(value, PushSource)
 
 
 class _Done:

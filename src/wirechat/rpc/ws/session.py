@@ -20,7 +20,7 @@ from ..codec import UNDEFINED, InputSource, dumps
 from ..context import RequestInfo
 from ..engine import Engine
 from ..errors import ErrorCode, RPCError
-from ..push import PushSource
+from ..push import PushSource, is_stream
 from ..tracked import Tracked
 from .protocol import (
     PING,
@@ -302,7 +302,7 @@ class WSSession:
         except RPCError as err:
             self._send_call_error(request, err)
             return
-        if hasattr(result, "__aiter__") or isinstance(result, PushSource):
+        if is_stream(result):
             aclose = getattr(result, "aclose", None)
             if aclose is not None:
                 await aclose()
