@@ -23,7 +23,7 @@ from wirechat.chat.services.users import UserCache
 from wirechat.config import Settings
 from wirechat.db.migrate import upgrade
 from wirechat.db.session import create_engine, default_sqlite_url, session_factory, transaction
-from wirechat.db.sqlite import close_fast_reader
+from wirechat.db.sqlite import close_fast_reader, start_checkpointer
 from wirechat.rpc import Engine
 from wirechat.server import Application, StartupError
 
@@ -55,6 +55,7 @@ async def build_application(settings: Settings) -> Application:
         ) from exc
     db = create_engine(url)
     sessions = session_factory(db)
+    checkpointer = start_checkpointer(db.dialect, db.url.database)
 
     secret = settings.jwt_secret
     if not secret:
@@ -143,6 +144,8 @@ async def build_application(settings: Settings) -> Application:
             await redis_client.aclose()
         await db.dispose()
         close_fast_reader(db.dialect)
+        if checkpointer is not None:
+            checkpointer.stop()
 
     return Application(
         engine=engine,

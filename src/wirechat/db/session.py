@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-from wirechat.db.sqlite import BUSY_TIMEOUT_MS, write_lock
+from wirechat.db.sqlite import BUSY_TIMEOUT_MS, InLoopSQLiteDialect, write_lock
 from wirechat.db.sqlite import DRIVER as SQLITE_DRIVER
 
 __all__ = [
@@ -115,6 +115,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    in_loop = isinstance(engine.dialect, InLoopSQLiteDialect)
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (recipe from the SQLAlchemy SQLite dialect docs):
@@ -126,6 +128,9 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if in_loop:
+                # Checkpoints run in a background thread instead (see Checkpointer).
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
         finally:
             cursor.close()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -32,10 +33,12 @@ from sqlalchemy.util import await_only
 
 __all__ = [
     "DRIVER",
+    "Checkpointer",
     "FastReader",
     "InLoopSQLiteDialect",
     "close_fast_reader",
     "fast_reader",
+    "start_checkpointer",
     "stored_time",
     "write_lock",
 ]
@@ -122,6 +125,7 @@ class FastReader:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._compiled: dict[int, tuple[Executable, Any, str, tuple[str, ...]]] = {}
         self.write_lock = dialect.write_lock
 
@@ -174,6 +178,50 @@ def fast_reader(dialect: Any, database: str | None) -> FastReader | None:
     if dialect.reader is None:
         dialect.reader = FastReader(dialect, database)
     return dialect.reader
+
+
+class Checkpointer:
+    """Copies the WAL back into the database from a background thread.
+
+    SQLite's automatic checkpoint runs inside whichever commit crosses the threshold,
+    which here means inside the event loop: a pause of milliseconds for every
+    caller at that moment. The in-loop connections turn it off, and this thread
+    checkpoints instead (PASSIVE: it never blocks writers; the sqlite3 module lets go
+    of the GIL while SQLite works).
+    """
+
+    def __init__(self, database: str, interval: float = 1.0) -> None:
+        self._database = database
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+
+    def start(self) -> Checkpointer:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        try:
+            while not self._stop.wait(self._interval):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def start_checkpointer(dialect: Any, database: str | None) -> Checkpointer | None:
+    """A running :class:`Checkpointer` for in-loop SQLite on a file; None otherwise."""
+    if not isinstance(dialect, InLoopSQLiteDialect) or not database or database == ":memory:":
+        return None
+    return Checkpointer(database).start()
 
 
 def close_fast_reader(dialect: Any) -> None:
