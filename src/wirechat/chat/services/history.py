@@ -24,12 +24,14 @@ from wirechat.db.sqlite import FastReader, fast_reader
 
 __all__ = [
     "MEMBERSHIP",
+    "MESSAGE_COLUMNS",
     "AuthorJSON",
     "MessageJSON",
     "MessagePageJSON",
     "check_member",
     "check_member_row",
     "history",
+    "message_json",
     "reader_for",
     "wire_time",
 ]
@@ -49,7 +51,7 @@ class MessageJSON(TypedDict):
     clientMessageId: str | None
     createdAt: str
     editedAt: str | None
-    deletedAt: None
+    deletedAt: str | None
 
 
 class MessagePageJSON(TypedDict):
@@ -84,19 +86,39 @@ MEMBERSHIP = (
 )
 
 
+MESSAGE_COLUMNS = (
+    Message.id,
+    Message.author_id,
+    User.username,
+    User.display_name,
+    Message.text,
+    Message.client_message_id,
+    # Raw stored values: wire_time formats them without a datetime round trip.
+    type_coerce(Message.created_at, String),
+    type_coerce(Message.edited_at, String),
+    type_coerce(Message.deleted_at, String),
+)
+"""The columns :func:`message_json` turns into an api.md ``Message`` (join ``User``)."""
+
+
+def message_json(row: Sequence[Any], room_id: int) -> MessageJSON:
+    """An api.md ``Message`` from :data:`MESSAGE_COLUMNS`; deleted text never shows."""
+    mid, author_id, username, display_name, text, client_id, created, edited, deleted = row
+    return {
+        "id": mid,
+        "roomId": room_id,
+        "author": {"id": author_id, "username": username, "displayName": display_name},
+        "text": "" if deleted is not None else text,
+        "clientMessageId": client_id,
+        "createdAt": wire_time(created),  # type: ignore[typeddict-item]
+        "editedAt": wire_time(edited),
+        "deletedAt": wire_time(deleted),
+    }
+
+
 def _page_query(before_cursor: bool) -> Any:
     query = (
-        select(
-            Message.id,
-            Message.author_id,
-            User.username,
-            User.display_name,
-            Message.text,
-            Message.client_message_id,
-            # Raw stored values: wire_time formats them without a datetime round trip.
-            type_coerce(Message.created_at, String),
-            type_coerce(Message.edited_at, String),
-        )
+        select(*MESSAGE_COLUMNS)
         .join(User, User.id == Message.author_id)
         .where(Message.room_id == bindparam("room_id"), Message.deleted_at.is_(None))
     )
@@ -160,19 +182,5 @@ async def history(
             conn = await session.connection()
             await check_member(conn, room_id, user_id)
             rows = (await conn.execute(query, params)).all()
-    items: list[MessageJSON] = [
-        {
-            "id": mid,
-            "roomId": room_id,
-            "author": {"id": author_id, "username": username, "displayName": display_name},
-            "text": text,
-            "clientMessageId": client_id,
-            "createdAt": f"{created[:10]}T{created[11:23]}Z"
-            if isinstance(created, str)
-            else wire_time(created),  # type: ignore[typeddict-item]
-            "editedAt": wire_time(edited),
-            "deletedAt": None,
-        }
-        for mid, author_id, username, display_name, text, client_id, created, edited in rows[:limit]
-    ]
+    items = [message_json(row, room_id) for row in rows[:limit]]
     return {"items": items, "nextCursor": items[-1]["id"] if len(rows) > limit else None}

@@ -12,28 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import String, bindparam, select, type_coerce
+from sqlalchemy import bindparam, select
 
 from wirechat.chat.models import Message, RoomEvent, User
-from wirechat.chat.services.history import reader_for, wire_time
+from wirechat.chat.services.history import MESSAGE_COLUMNS, message_json, reader_for
 from wirechat.db.session import SessionFactory, transaction
 
 __all__ = ["events_after"]
 
 _EVENTS = (
-    select(
-        RoomEvent.seq,
-        RoomEvent.type,
-        Message.id,
-        Message.author_id,
-        User.username,
-        User.display_name,
-        Message.text,
-        Message.client_message_id,
-        type_coerce(Message.created_at, String),
-        type_coerce(Message.edited_at, String),
-        type_coerce(Message.deleted_at, String),
-    )
+    select(RoomEvent.seq, RoomEvent.type, *MESSAGE_COLUMNS)
     .join(Message, Message.id == RoomEvent.message_id)
     .join(User, User.id == Message.author_id)
     .where(RoomEvent.room_id == bindparam("room_id"), RoomEvent.seq > bindparam("after"))
@@ -60,19 +48,4 @@ async def events_after(
 
 
 def _event_json(row: Any, room_id: int) -> bytes:
-    _, type_, mid, author_id, username, name, text, client_id, created, edited, deleted = row
-    return orjson.dumps(
-        {
-            "type": type_,
-            "message": {
-                "id": mid,
-                "roomId": room_id,
-                "author": {"id": author_id, "username": username, "displayName": name},
-                "text": "" if deleted is not None else text,
-                "clientMessageId": client_id,
-                "createdAt": wire_time(created),
-                "editedAt": wire_time(edited),
-                "deletedAt": wire_time(deleted),
-            },
-        }
-    )
+    return orjson.dumps({"type": row[1], "message": message_json(row[2:], room_id)})
