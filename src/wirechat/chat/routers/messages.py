@@ -78,8 +78,15 @@ async def on_message(ctx: AuthedContext, input: schemas.OnMessageInput) -> Messa
     async with transaction(d.sessions) as session:
         await rooms.require_member(session, input.room_id, ctx.user_id)
     listener = await d.hub.attach(input.room_id, ctx.user_id, "events")
-    if await d.presence.join(input.room_id, ctx.user_id):
-        await d.hub.publish_presence(input.room_id)
+    try:
+        # join() counts the stream before its first await, so leave() below matches it.
+        if await d.presence.join(input.room_id, ctx.user_id):
+            await d.hub.publish_presence(input.room_id)
+    except BaseException:
+        # Stopped (or failed) during set-up: the stream that would clean up never runs.
+        listener.close()
+        await d.presence.leave(input.room_id, ctx.user_id)
+        raise
     return MessageStream(d, listener, input.room_id, ctx.user_id, input.after_seq)
 
 
