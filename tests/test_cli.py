@@ -14,13 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from support.net import free_port
+
 WIRECHAT = Path(sys.executable).parent / "wirechat"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:

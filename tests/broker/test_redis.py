@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis.asyncio as aioredis
 
+from support.net import free_port
 from wirechat.broker import BrokerReset, BrokerUnavailable
 from wirechat.broker.redis import RedisBroker
 
@@ -104,13 +104,6 @@ async def brokers() -> AsyncIterator[list[RedisBroker]]:
     yield created
     for broker in created:
         await broker.aclose()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def numsub(admin: aioredis.Redis, topic: str) -> int:

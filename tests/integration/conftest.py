@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import httpx
 import pytest
 
 from support import node as support_node
+from support.net import free_port
 
 from .clients import Api, WSClient
 
@@ -51,12 +51,6 @@ BASE_ENV = {
     "LOG_LEVEL": "warning",
     "DEV_MODE": "false",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
