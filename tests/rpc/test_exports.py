@@ -34,6 +34,7 @@ EXPECTED = sorted(
         "UNDEFINED",
         "WSLimits",
         "WSServer",
+        "WireType",
         "init_rpc",
         "iterate_push",
         "tracked",
