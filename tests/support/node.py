@@ -22,8 +22,8 @@ def unavailable(reason: str) -> None:
 
 
 def node_modules(directory: Path = NODE_DIR) -> Path:
-    """``directory``'s node_modules (default: the conformance suite's), installed with
-    ``npm ci`` if missing."""
+    """``directory/node_modules`` (by default ``tests/conformance/node``'s), installed with
+    ``npm ci`` from its lock file if missing."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         unavailable("node/npm not found on PATH")
