@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from typing import Any
@@ -36,6 +37,13 @@ def _describe(url: str) -> str:
     """The database URL without credentials, for messages."""
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+def _task_count() -> int:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # scraped outside the event loop's thread
+        return 0
 
 
 async def build_application(settings: Settings) -> Application:
@@ -130,6 +138,11 @@ async def build_application(settings: Settings) -> Application:
         users=UserCache(sessions),
     )
     engine = Engine(app_router, ContextFactory(deps), is_dev=settings.dev_mode, observer=metrics)
+    # What must return to its level when connections go (bench/ churn workload).
+    metrics.watch("room_channels", lambda: len(hub.channels))
+    metrics.watch("room_listeners", hub.listener_count)
+    metrics.watch("presence_entries", presence.local_entries)
+    metrics.watch("asyncio_tasks", _task_count)
 
     async def database_ready() -> bool:
         async with db.connect() as conn:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from wirechat.rpc import ErrorCode
 from wirechat.rpc.envelopes import ProcedureType
@@ -16,6 +18,14 @@ class ChatMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        # Open files and resident memory: with the registries below, what a leak shows in.
+        ProcessCollector(registry=self.registry)
+        self.registries = Gauge(
+            "wirechat_registry_entries",
+            "Entries in the process's per-connection registries (read when scraped)",
+            ["registry"],
+            registry=self.registry,
+        )
         self.connections = Gauge(
             "wirechat_ws_connections", "Open WebSocket connections", registry=self.registry
         )
@@ -63,6 +73,10 @@ class ChatMetrics:
         children[1].observe(seconds)
         if error is not None:
             self.errors.labels(path, error.name).inc()
+
+    def watch(self, registry: str, size: Callable[[], int]) -> None:
+        """Report ``size()`` as ``wirechat_registry_entries{registry=...}`` on each scrape."""
+        self.registries.labels(registry).set_function(size)
 
     def connections_changed(self, delta: int) -> None:
         self.connections.inc(delta)

@@ -17,6 +17,10 @@ class PresenceStore(Protocol):
 
     async def online(self, room_id: int) -> list[int]: ...
 
+    def local_entries(self) -> int:
+        """(room, user) pairs this process holds a stream for (a gauge on /metrics)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -52,6 +56,9 @@ class MemoryPresence:
 
     async def online(self, room_id: int) -> list[int]:
         return sorted(self._rooms.get(room_id, ()))
+
+    def local_entries(self) -> int:
+        return len(self._streams)
 
     async def aclose(self) -> None:
         return None

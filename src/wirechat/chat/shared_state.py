@@ -77,6 +77,9 @@ class RedisPresence:
         self._local: Counter[tuple[int, int]] = Counter()
         self._task: asyncio.Task[None] | None = None
 
+    def local_entries(self) -> int:
+        return len(self._local)
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.ensure_future(self._beat())
