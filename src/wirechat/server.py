@@ -13,6 +13,7 @@ import contextlib
 import gc
 import importlib
 import logging
+import resource
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Generator
@@ -91,12 +92,32 @@ class _UvicornServer(uvicorn.Server):
         yield
 
 
+def raise_open_files_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (each connection is a file);
+    returns the limit now in force. Distributions start processes at 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard
+    if hard == resource.RLIM_INFINITY:
+        wanted = 1 << 20  # the kernel's usual nr_open; "unlimited" is refused
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            logger.warning("cannot raise the open files limit from %s to %s: %s", soft, wanted, exc)
+            wanted = soft
+    else:
+        wanted = soft
+    logger.info("open files limit: %s (was %s, hard limit %s)", wanted, soft, hard)
+    return int(wanted)
+
+
 def display_host(host: str) -> str:
     return "localhost" if host in ("0.0.0.0", "::", "") else host
 
 
 async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     """Run until a signal arrives; returns the exit status."""
+    raise_open_files_limit()
     http_sock = bind(settings.host, settings.port, "PORT")
     ws_sock: socket.socket | None = None
     if settings.ws_enabled:
