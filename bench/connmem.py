@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Where the memory of an idle subscribed WebSocket connection goes (a diagnostic).
+
+    .venv/bin/python bench/connmem.py --conns 10000            # RSS, objects, tasks per conn
+    .venv/bin/python bench/connmem.py --conns 10000 --trace    # plus tracemalloc by line
+
+Starts wirechat in a child process (this file, ``serve`` mode: the usual application
+with a SIGUSR1 handler that writes a report), takes a report, opens N WebSockets that
+each subscribe to one room's ``messages.onMessage``, takes a second report and prints
+the difference per connection: RSS, Python heap (tracemalloc, when ``--trace``), live
+objects by type (``gc``), asyncio tasks, and the largest allocation sites. tracemalloc
+slows the server several times over, so it is off unless asked for; the RSS figure is
+only exact without it. The instrumentation lives here, not in the server.
+"""
+
+# ruff: noqa: ASYNC230, ASYNC240  (a diagnostic: blocking reads of small report files)
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import gc
+import os
+import pickle
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+sys.path.insert(0, BENCH)
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# server side
+# ------------------------------------------------------------------------------------------
+def serve(report_dir: str, trace: bool) -> int:
+    import tracemalloc
+
+    if trace:
+        tracemalloc.start(8)
+    import uvloop
+
+    from wirechat.chat.app import build_application
+    from wirechat.config import Settings
+    from wirechat.server import Application, serve
+
+    count = [0]
+
+    def report() -> None:
+        gc.collect()
+        types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+        data: dict[str, Any] = {
+            "rss": rss_bytes(os.getpid()),
+            "tasks": len(asyncio.all_tasks()),
+            "types": dict(types),
+            "fds": len(os.listdir("/proc/self/fd")),
+        }
+        if trace:
+            data["traced"] = tracemalloc.get_traced_memory()[0]
+            tracemalloc.take_snapshot().dump(os.path.join(report_dir, f"snap{count[0]}"))
+        with open(os.path.join(report_dir, f"report{count[0]}.pickle"), "wb") as f:
+            pickle.dump(data, f)
+        count[0] += 1
+
+    async def factory(settings: Settings) -> Application:
+        application = await build_application(settings)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, report)
+        return application
+
+    return uvloop.run(serve(Settings(), factory))
+
+
+# ------------------------------------------------------------------------------------------
+# client side
+# ------------------------------------------------------------------------------------------
+async def drive(
+    args: argparse.Namespace, pid: int, http_port: int, ws_port: int, rdir: str
+) -> None:
+    from tclient import HttpPool, TrpcWs
+
+    http = HttpPool("127.0.0.1", http_port)
+    tokens = []
+    for i in range(args.users):
+        r = await http.call(
+            "mutation", "auth.register", {"username": f"mem{i}", "password": "bench-password-1"}
+        )
+        tokens.append(r["token"])
+    room = int((await http.call("mutation", "rooms.create", {"name": "mem"}, tokens[0]))["id"])
+    for t in tokens[1:]:
+        await http.call("mutation", "rooms.join", {"roomId": room}, t)
+
+    async def take(n: int) -> dict[str, Any]:
+        os.kill(pid, signal.SIGUSR1)
+        path = os.path.join(rdir, f"report{n}.pickle")
+        for _ in range(6000):
+            if os.path.exists(path):
+                await asyncio.sleep(0.5)
+                with open(path, "rb") as f:
+                    data: dict[str, Any] = pickle.load(f)
+                return data
+            await asyncio.sleep(0.05)
+        raise RuntimeError("no report from the server")
+
+    url = f"ws://127.0.0.1:{ws_port}/"
+    # one connection first, so lazily built server state is in the "before" figure
+    warm = await TrpcWs.connect(url, tokens[0])
+    await warm.subscribe("messages.onMessage", {"roomId": room}).started
+    await asyncio.sleep(1)
+    before = await take(0)
+    sem = asyncio.Semaphore(200)
+
+    async def one(i: int) -> TrpcWs:
+        async with sem:
+            c = await TrpcWs.connect(url, tokens[i % len(tokens)])
+            await c.subscribe("messages.onMessage", {"roomId": room}).started
+            return c
+
+    t0 = time.monotonic()
+    conns = await asyncio.gather(*(one(i) for i in range(args.conns)))
+    print(f"opened {len(conns)} subscribed connections in {time.monotonic() - t0:.1f}s")
+    await asyncio.sleep(3)
+    after = await take(1)
+    n = args.conns
+    print(
+        f"RSS      {before['rss'] / 2**20:8.1f} -> {after['rss'] / 2**20:8.1f} MiB:"
+        f" {(after['rss'] - before['rss']) / n:8.0f} B per connection"
+    )
+    if "traced" in after:
+        print(
+            f"traced   {(after['traced'] - before['traced']) / n:8.0f} B per connection"
+            " (Python allocator, tracemalloc)"
+        )
+    print(f"tasks    {(after['tasks'] - before['tasks']) / n:8.2f} per connection")
+    print(f"fds      {(after['fds'] - before['fds']) / n:8.2f} per connection")
+    print("objects per connection (gc-tracked, by type):")
+    diff = {k: after["types"].get(k, 0) - before["types"].get(k, 0) for k in after["types"]}
+    for name, d in sorted(diff.items(), key=lambda kv: -kv[1])[:30]:
+        if d / n >= 0.5:
+            print(f"  {d / n:6.2f}  {name}")
+    if "traced" in after:
+        import tracemalloc
+
+        s0 = tracemalloc.Snapshot.load(os.path.join(rdir, "snap0"))
+        s1 = tracemalloc.Snapshot.load(os.path.join(rdir, "snap1"))
+        print("allocation sites, bytes per connection (tracemalloc, by line):")
+        for stat in s1.compare_to(s0, "lineno")[: args.top]:
+            if stat.size_diff / n < 8:
+                continue
+            frame = stat.traceback[0]
+            fn = frame.filename.replace(ROOT + "/", "").replace(sys.prefix + "/", "")
+            size, blocks = stat.size_diff / n, stat.count_diff / n
+            print(f"  {size:8.0f} B {blocks:6.2f} blocks  {fn}:{frame.lineno}")
+        print("allocation sites, bytes per connection (by traceback, first frames in wirechat):")
+        for stat in s1.compare_to(s0, "traceback")[: args.top]:
+            if stat.size_diff / n < 64:
+                continue
+            frames = [
+                f"{os.path.basename(f.filename)}:{f.lineno}" for f in list(stat.traceback)[:8]
+            ]
+            print(f"  {stat.size_diff / n:8.0f} B  " + " < ".join(frames))
+    for c in conns:
+        c.close()
+    warm.close()
+    await asyncio.sleep(1)
+    http.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("mode", nargs="?", default="run", choices=["run", "serve"])
+    ap.add_argument("--conns", type=int, default=10_000)
+    ap.add_argument("--users", type=int, default=50)
+    ap.add_argument("--trace", action="store_true", help="tracemalloc (slow; RSS inflated)")
+    ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--report-dir", default="")
+    args = ap.parse_args()
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if args.mode == "serve":
+        return serve(args.report_dir, args.trace)
+
+    from run import free_port, http_ok, port_open
+
+    rdir = tempfile.mkdtemp(prefix="wcmem-")
+    http_port, ws_port = free_port(), free_port()
+    env = dict(
+        os.environ,
+        PORT=str(http_port),
+        WS_PORT=str(ws_port),
+        HOST="127.0.0.1",
+        DATA_DIR=os.path.join(rdir, "data"),
+        JWT_SECRET=secrets.token_hex(32),
+        LOG_LEVEL="warning",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_COST="8192",
+        MAX_CONNECTIONS=str(args.conns + 100),
+        MAX_CONNECTIONS_PER_IP=str(args.conns + 100),
+    )
+    cmd = [sys.executable, __file__, "serve", "--report-dir", rdir]
+    cmd += ["--trace"] if args.trace else []
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    try:
+        for _ in range(1500):
+            if http_ok(http_port) and port_open(ws_port):
+                break
+            if proc.poll() is not None:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        import uvloop
+
+        uvloop.run(drive(args, proc.pid, http_port, ws_port, rdir))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
