@@ -101,7 +101,9 @@ class Listener:
         self.user_id = user_id
         self.kind = kind
         self.capacity = capacity
-        self._queue: deque[Item] = deque()
+        # Made on the first queued item: a following listener (the usual, live case)
+        # never queues, and an empty deque costs ~600 bytes per subscriber.
+        self._queue: deque[Item] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._ended: BaseException | None = None
         self.start_seq = 0
@@ -114,13 +116,16 @@ class Listener:
             return
         if self._ended is not None:
             return
-        if self.kind == "presence" and item is _PRESENCE and _PRESENCE in self._queue:
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        if self.kind == "presence" and item is _PRESENCE and _PRESENCE in queue:
             return  # presence signals coalesce: one pending snapshot is enough
-        if len(self._queue) >= self.capacity:
-            self._queue.clear()
+        if len(queue) >= self.capacity:
+            queue.clear()
             self._ended = Lagged()
         else:
-            self._queue.append(item)
+            queue.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -135,8 +140,11 @@ class Listener:
         """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._follow = (callback, done)
-        while self._queue and self._follow is not None:
-            self._deliver(self._queue.popleft())
+        queue = self._queue
+        while queue and self._follow is not None:
+            self._deliver(queue.popleft())
+        if not queue:
+            self._queue = None
         if self._follow is not None and self._ended is not None:
             self._follow = None
             done.set_exception(self._ended)
@@ -331,6 +339,10 @@ class RoomHub:
         self.listener_capacity = listener_capacity
         self.typing_ttl = typing_ttl
         self.channels: dict[int, _RoomChannel] = {}
+
+    def listener_count(self) -> int:
+        """Local listeners over every room (a gauge on /metrics)."""
+        return sum(len(channel.listeners) for channel in self.channels.values())
 
     def topic(self, room_id: int) -> str:
         return f"{self.namespace}room:{room_id}"
