@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+import orjson
+
 from wirechat.chat.deps import Deps
 from wirechat.chat.hub import EventRecord, Lagged, Listener
 from wirechat.chat.store import EventLog, event_pages
-from wirechat.rpc import Emit, PushSource
+from wirechat.rpc import Emit, PushSource, Tracked
 
 __all__ = ["MessageStream", "replay"]
 
@@ -40,7 +42,7 @@ async def replay(log: EventLog, room_id: int, after_seq: int) -> AsyncGenerator[
             yield EventRecord(seq, payload)
 
 
-class MessageStream(PushSource):
+class MessageStream(PushSource[Tracked[orjson.Fragment]]):
     """The events of one ``messages.onMessage`` subscription (a push source).
 
     Completes when the user leaves the room. Set up (membership, listener, presence)

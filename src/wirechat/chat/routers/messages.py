@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import orjson
+
 from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
 from wirechat.chat.deps import Deps
 from wirechat.chat.routers.base import authed
 from wirechat.chat.store import MessagePageJSON, MessageResult
 from wirechat.chat.stream import MessageStream
-from wirechat.rpc import Router
+from wirechat.rpc import PushSource, Router, Tracked, WireType
 from wirechat.rpc.codec import dumps
 
 __all__ = ["messages_router"]
+
+# What the fast paths send, for the TypeScript generator (the same JSON as the models).
+MessagePageWire = Annotated[MessagePageJSON, WireType(schemas.MessagePage)]
+MessageEventWire = Annotated[orjson.Fragment, WireType(schemas.MessageEvent)]
 
 
 async def _publish(deps: Deps, result: MessageResult) -> schemas.Message:
@@ -42,7 +50,7 @@ async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.M
     return await _publish(d, result)
 
 
-async def list_(ctx: AuthedContext, input: schemas.ListMessagesInput) -> MessagePageJSON:
+async def list_(ctx: AuthedContext, input: schemas.ListMessagesInput) -> MessagePageWire:
     return await ctx.deps.store.history(
         room_id=input.room_id, user_id=ctx.user_id, cursor=input.cursor, limit=input.limit
     )
@@ -60,7 +68,9 @@ async def delete(ctx: AuthedContext, input: schemas.DeleteMessageInput) -> schem
     return await _publish(ctx.deps, result)
 
 
-async def on_message(ctx: AuthedContext, input: schemas.OnMessageInput) -> MessageStream:
+async def on_message(
+    ctx: AuthedContext, input: schemas.OnMessageInput
+) -> PushSource[Tracked[MessageEventWire]]:
     """Set up before ``started`` is sent: membership checked, listener attached,
     presence counted; the replay and live events follow in the stream."""
     d = ctx.deps
