@@ -21,7 +21,6 @@ from pathlib import Path
 import uvicorn
 
 from .application import AppFactory, Application, StartupError
-from .chat.app import build_application
 from .config import Settings
 from .page import ChatPage
 from .rpc import HTTPHandler, SSEOptions, TRPCASGIApp, WSLimits, WSServer
@@ -33,6 +32,16 @@ logger = logging.getLogger("wirechat")
 
 # The page built in the source checkout (src/wirechat/server.py -> web/dist).
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
+
+
+def chat_factory() -> AppFactory:
+    """The chat application's factory, served when no other is given.
+
+    Imported on demand: the chat (SQLAlchemy, Argon2, its models) more than doubles the
+    start-up time of a process serving some other application."""
+    from .chat.app import build_application
+
+    return build_application
 
 
 def load_factory(spec: str) -> AppFactory:
@@ -78,7 +87,7 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     if settings.ws_enabled:
         ws_sock = bind(settings.host, settings.ws_port, "WS_PORT")
         ws_sock.close()  # picows binds itself; this only proved the port is free
-    application = await (factory or build_application)(settings)
+    application = await (factory or chat_factory())(settings)
     # Everything built so far lives as long as the process: move it out of the
     # collector's way so later collections (pauses in the event loop) scan less.
     gc.collect()
