@@ -3,6 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 NODE_DIR := tests/conformance/node
+# The first 11.x client, which the conformance suite also runs (test_node_client.py).
+NODE_11_0_DIR := tests/conformance/node-11.0
+# TypeScript and the front-end libraries that type-check the generated AppRouter.
+TS_DIR := tests/typescript
 WEB_DIR := web
 # Everything the page's build reads: a change to any of them rebuilds web/dist.
 WEB_SOURCES := $(wildcard $(WEB_DIR)/index.html $(WEB_DIR)/vite.config.ts $(WEB_DIR)/tsconfig.json \
@@ -24,7 +28,16 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-node-deps: $(NODE_DIR)/node_modules/.installed
+$(NODE_11_0_DIR)/node_modules/.installed: $(NODE_11_0_DIR)/package-lock.json
+	cd $(NODE_11_0_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(TS_DIR)/node_modules/.installed: $(TS_DIR)/package-lock.json
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-deps: $(NODE_DIR)/node_modules/.installed $(NODE_11_0_DIR)/node_modules/.installed \
+	$(TS_DIR)/node_modules/.installed
 
 $(WEB_DIR)/node_modules/.installed: $(WEB_DIR)/package-lock.json
 	cd $(WEB_DIR) && npm ci --no-audit --no-fund --loglevel=error
@@ -76,4 +89,5 @@ bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules $(WEB_DIR)/node_modules $(WEB_DIR)/dist data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(NODE_11_0_DIR)/node_modules $(TS_DIR)/node_modules \
+		$(WEB_DIR)/node_modules $(WEB_DIR)/dist data .mypy_cache .ruff_cache .pytest_cache

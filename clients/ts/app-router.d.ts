@@ -226,7 +226,7 @@ export type AppRouter = TRPCBuiltRouter<
         meta: object;
       }>;
       listPublic: TRPCQueryProcedure<{
-        input: ListPublicRoomsInput | null | undefined;
+        input: ListPublicRoomsInput | undefined;
         output: PageRoom;
         meta: object;
       }>;

@@ -6,7 +6,10 @@ so ``createTRPCClient<AppRouter>``, ``createTRPCContext<AppRouter>`` and
 ``inferRouterInputs/Outputs<AppRouter>`` infer what they would from Node:
 
 - a procedure without ``.input()`` takes ``void``; an input that accepts
-  ``null`` may also be left out (the server reads an absent input as null);
+  ``null`` is declared optional instead (``T | undefined``, as zod's
+  ``.optional()``): the server reads an absent input as null, and
+  @trpc/tanstack-react-query offers infinite queries only on inputs that are
+  an object or nothing;
 - a subscription's output is an ``AsyncIterable`` of its events; a tracked
   event is ``{ id: string; data: T }``, the shape @trpc/server gives a Node
   subscription that yields ``tracked(id, data)``, so ``onData`` gets that;
@@ -26,7 +29,7 @@ from pydantic import TypeAdapter
 from ..router import Router
 from .schema import JsonSchema, Mode, wire_schemas
 from .signature import Signature, read_signature
-from .typescript import TypeScript, is_nullable, ts_doc
+from .typescript import TypeScript, is_nullable, ts_doc, without_null
 
 __all__ = ["Declaration", "Transformer", "declare_router"]
 
@@ -138,10 +141,13 @@ def _input(
             types.append("unknown")
             continue
         schema = schemas[key]
-        rendered = ts.render(schema, "input", problems, "      ")
         if len(sig.inputs) == 1 and is_nullable(schema, ts.definitions):
-            rendered += " | undefined"
-        types.append(rendered)
+            rest = without_null(schema)
+            if rest is None:
+                return "void"
+            types.append(f"{ts.render(rest, 'input', problems, '      ')} | undefined")
+        else:
+            types.append(ts.render(schema, "input", problems, "      "))
     if len(types) == 1:
         return types[0]
     return " & ".join(f"({t})" if " | " in t else t for t in types)
