@@ -6,6 +6,7 @@ against a real ``wirechat serve`` process serving a fresh build of ``web/``.
 - ``page_build``: ``web/`` type-checked and built once per session into a temp folder.
 - ``server``: a session-long process serving that build (messages rate limit raised
   so seeding is not throttled); ``start_server`` starts others with other settings.
+- ``browser``: Chromium, launched once per test module;
 - ``open_page``: a new browser context and page per call, each with its own storage,
   console errors collected and asserted empty at the end of the test.
 - ``shots``: numbered screenshots under ``artifacts/browser/<test>/``.
@@ -225,8 +226,10 @@ def start_server(page_build: Path) -> Iterator[Callable[..., Server]]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Browser]:
+    """Module-scoped: playwright's sync API runs an event loop in this thread while it
+    is open, which the async tests of later modules could not start beside."""
     # Generous: the machine is shared and loaded; nothing here measures speed.
     expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
