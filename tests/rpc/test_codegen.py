@@ -148,6 +148,13 @@ class TestDeclarations:
             "Subscription: input: void; output: AsyncIterable<Movie, void, unknown>;"
         )
 
+    def test_errors_declare_the_issues_of_a_rejected_input(self) -> None:
+        assert "    errorShape: AppErrorShape;\n" in PLAIN.text
+        assert (
+            "    issues?: { path: (string | number)[]; message: string }[];\n"
+            in declared(PLAIN.text, "AppErrorShape") + "\n"
+        )
+
     def test_nothing_is_any(self) -> None:
         assert re.search(r"\bany\b", PLAIN.text) is None
         assert re.search(r"\bany\b", SUPERJSON.text) is None

@@ -26,6 +26,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 # so that it cannot shadow the global.
 _TAKEN = frozenset(
     {
+        "AppErrorShape",
         "AppRouter",
         "Array",
         "AsyncIterable",
