@@ -89,6 +89,25 @@ class WSSession:
     socket has gone. :meth:`keepalive` is polled by the server's timer.
     """
 
+    # One per connection: slots instead of a per-instance dict (docs/capacity.md).
+    __slots__ = (
+        "_awaiting_params",
+        "_calls",
+        "_close",
+        "_ctx",
+        "_ctx_ready",
+        "_ctx_task",
+        "_ping_sent_at",
+        "_queued",
+        "_send",
+        "_subscriptions",
+        "closed",
+        "engine",
+        "info",
+        "last_inbound",
+        "limits",
+    )
+
     def __init__(
         self,
         engine: Engine[Any],
@@ -133,6 +152,7 @@ class WSSession:
             self._reject(err)
             return
         self._ctx_ready = True
+        self._ctx_task = None  # done: let the task go rather than keep it per connection
         queued, self._queued = self._queued, []
         for request in queued:
             self._dispatch(request)
