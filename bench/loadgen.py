@@ -12,6 +12,8 @@ Usage (normally called by bench/run.py):
     loadgen.py http   ... --proc auth.me --batch 10 --conns 32 --duration 8
     loadgen.py idle   ... --conns 1000
     loadgen.py resume ... --subs 1000 --behind 100
+    loadgen.py scale  ... --sizes 2000,5000,10000,19000
+    loadgen.py churn  ... --conns 10000 --rounds 10
 
 Every loop is bounded in count and in time; all traffic goes to 127.0.0.1.
 """
@@ -38,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import contextlib
 
+from fleet import Fleet
 from procstat import CpuWindow, tree_rss_bytes
 from tclient import (
     HttpConn,
@@ -603,12 +606,291 @@ async def wl_resume(ctx: Ctx) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
+# 6. connection scaling and 7. churn (sockets held by bench/fleet.py worker processes)
+# --------------------------------------------------------------------------------------------
+def read_int_file(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+def proc_nofile(pid: int) -> int:
+    """The soft open-files limit of a running process (/proc/<pid>/limits)."""
+    try:
+        with open(f"/proc/{pid}/limits") as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    v = line.split()[3]
+                    return 1 << 30 if v == "unlimited" else int(v)
+    except OSError:
+        pass
+    return 0
+
+
+def open_fds(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
+
+
+def capacity(ctx: Ctx, wanted: int, per_proc: int) -> dict[str, Any]:
+    """What bounds the number of connections in this run, said plainly."""
+    server = ctx.pids[0]
+    srv_limit = proc_nofile(server)
+    srv_free = srv_limit - open_fds(server) - 16  # the sender, setup sockets, spare
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    per_proc = max(1, min(per_proc, hard - 64))
+    lo, hi = (int(x) for x in read_int_file("/proc/sys/net/ipv4/ip_local_port_range").split())
+    ports = hi - lo + 1
+    per_proc = min(per_proc, ports - 1000)
+    workers = max(1, -(-wanted // per_proc))
+    cap = min(wanted, srv_free)
+    bound = (
+        f"server open-files limit {srv_limit} (free: {srv_free})"
+        if srv_free < wanted
+        else "the requested sizes"
+    )
+    note = (
+        f"connections limited by {bound}; generator: {workers} process(es) x <= {per_proc}"
+        f" sockets (open-files limit {soft}/{hard} each), one loopback source address each"
+        f" ({ports} ephemeral ports {lo}-{hi} per address)"
+    )
+    return {"cap": cap, "workers": workers, "note": note, "server_nofile": srv_limit}
+
+
+async def scrape_registries(ctx: Ctx) -> dict[str, float]:
+    """wirechat's registry gauges from /metrics (empty for a server without them)."""
+    out: dict[str, float] = {}
+    try:
+        conn = await HttpConn.open(HOST, ctx.args.http_port)
+    except OSError:
+        return out
+    try:
+        status, body = await conn.request(http_get_raw(HOST, ctx.args.http_port, "/metrics"))
+    except (OSError, TimeoutError):
+        return out
+    finally:
+        conn.close()
+    if status != 200:
+        return out
+    for line in body.decode(errors="replace").splitlines():
+        if line.startswith("wirechat_registry_entries{"):
+            name = line.split('registry="', 1)[1].split('"', 1)[0]
+            out[name] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("wirechat_ws_connections "):
+            out["ws_connections"] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
+    """Least squares y = slope * x + intercept, and r²."""
+    n = len(xs)
+    if n < 2:
+        return 0.0, ys[0] if ys else 0.0, 0.0
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    slope = sxy / sxx if sxx else 0.0
+    intercept = my - slope * mx
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    ss_res = sum((y - (slope * x + intercept)) ** 2 for x, y in zip(xs, ys, strict=True))
+    return slope, intercept, 1 - ss_res / ss_tot if ss_tot else 1.0
+
+
+async def fleet_setup(ctx: Ctx, tag: str, workers: int) -> tuple[int, TrpcWs, Fleet, str]:
+    a = ctx.args
+    await ctx.ensure_users(a.idle_users)
+    room = await ctx.make_room(0, list(range(a.idle_users)), tag)
+    tokens_file = (ctx.state_file or "/tmp/wcbench") + f".{tag}.tokens"
+    with open(tokens_file, "w") as f:
+        f.write("\n".join(u[1] for u in ctx.users[: a.idle_users]) + "\n")
+    sender = await TrpcWs.connect(ctx.ws_url, ctx.users[0][1])
+    # one subscriber first, so lazily built server state is in the "before" figures
+    w = await TrpcWs.connect(ctx.ws_url, ctx.users[0][1])
+    await w.subscribe("messages.onMessage", {"roomId": room}).started
+    await close_all([w])
+    fleet = Fleet(ctx.ws_url, room, tokens_file, workers, a.connect_concurrency // workers + 1)
+    await fleet.start()
+    return room, sender, fleet, tokens_file
+
+
+async def wl_scale(ctx: Ctx) -> dict[str, Any]:
+    a = ctx.args
+    sizes = sorted({int(x) for x in a.sizes.split(",") if x.strip()})
+    cap = capacity(ctx, sizes[-1], a.per_proc)
+    log("scale: " + cap["note"])
+    room, sender, fleet, tokens_file = await fleet_setup(ctx, "scale", cap["workers"])
+    sources = [f"127.0.0.{2 + i}" for i in range(cap["workers"])]
+    pid = ctx.pids[0]
+    res: dict[str, Any] = {"limits": cap["note"], "sizes": sizes, "points": []}
+    try:
+        await asyncio.sleep(a.settle)
+        rss0 = tree_rss_bytes(pid)
+        res["rss_before_mb"] = rss0 / 2**20
+        opened = 0
+        for msgno, size in enumerate(sizes, start=1):
+            target = min(size, cap["cap"])
+            r = await fleet.open(target, sources, opened)
+            opened = r["open"]
+            log(f"scale: {opened} open ({r['failed']} failed) in {r['s']:.1f}s")
+            await asyncio.sleep(a.settle)
+            rss = tree_rss_bytes(pid)
+            fds = open_fds(pid)
+            await fleet.all({"op": "arm", "msgno": msgno})
+            cpu = CpuWindow(ctx.pids)
+            cpu.start()
+            t_send = perf_ns()
+            await sender.call(
+                "mutation", "messages.send", {"roomId": room, "text": text_for(msgno, FILLER)}
+            )
+            got = await fleet.all({"op": "expect", "msgno": msgno, "timeout": a.timeout})
+            cpu.stop()
+            received = sum(g["received"] for g in got)
+            alive = sum(g["alive"] for g in got)
+            last = max((g["last_ns"] for g in got), default=0)
+            lat = sorted(x for g in got for x in g["lat_ns"])
+            secs = (last - t_send) / 1e9 if last else None
+            point = {
+                "size": size,
+                "connections": opened,
+                "failed": r["failed"],
+                "open_s": r["s"],
+                "alive": alive,
+                "rss_mb": rss / 2**20,
+                "server_fds": fds,
+                "kib_per_conn": (rss - rss0) / opened / 1024 if opened else None,
+                "received": received,
+                "missing": alive - received,
+                "dupes": sum(g["dupes"] for g in got),
+                "broadcast_ms": secs * 1000 if secs else None,
+                "deliveries_per_s": received / secs if secs else None,
+                "lat_p50_ms": (pct(lat, 0.5) or 0) / 1e6 if lat else None,
+                "lat_p99_ms": (pct(lat, 0.99) or 0) / 1e6 if lat else None,
+                "server_cpu_us_per_delivery": cpu.server / received * 1e6 if received else None,
+                "rss_after_mb": tree_rss_bytes(pid) / 2**20,
+            }
+            res["points"].append(point)
+            log(
+                f"scale: {opened} conns, RSS {point['rss_mb']:.0f} MiB "
+                f"({point['kib_per_conn']:.1f} KiB/conn), broadcast {received}/{alive} "
+                f"in {point['broadcast_ms']} ms, dupes {point['dupes']}"
+            )
+            for k in (
+                "kib_per_conn",
+                "rss_mb",
+                "broadcast_ms",
+                "deliveries_per_s",
+                "lat_p50_ms",
+                "lat_p99_ms",
+                "server_cpu_us_per_delivery",
+                "connections",
+            ):
+                res[f"{k}_{size}"] = point[k]
+        pts = res["points"]
+        slope, intercept, r2 = linear_fit(
+            [p["connections"] for p in pts], [p["rss_mb"] * 2**20 for p in pts]
+        )
+        res.update(
+            slope_kib=slope / 1024,
+            intercept_mb=intercept / 2**20,
+            r2=r2,
+            missing=sum(p["missing"] for p in pts),
+            dupes=sum(p["dupes"] for p in pts),
+            connect_failures=sum(p["failed"] for p in pts),
+            max_connections=pts[-1]["connections"] if pts else 0,
+        )
+    finally:
+        await fleet.all({"op": "close"})
+        await fleet.stop()
+        await close_all([sender])
+        os.unlink(tokens_file)
+    return res
+
+
+async def wl_churn(ctx: Ctx) -> dict[str, Any]:
+    a = ctx.args
+    n = a.conns
+    cap = capacity(ctx, n, a.per_proc)
+    n = min(n, cap["cap"])
+    log("churn: " + cap["note"])
+    _room, sender, fleet, tokens_file = await fleet_setup(ctx, "churn", cap["workers"])
+    pid = ctx.pids[0]
+
+    async def stats() -> dict[str, Any]:
+        st: dict[str, Any] = {"rss_mb": tree_rss_bytes(pid) / 2**20, "fds": open_fds(pid)}
+        st.update(await scrape_registries(ctx))
+        return st
+
+    res: dict[str, Any] = {"limits": cap["note"], "connections": n, "rounds": []}
+    try:
+        await asyncio.sleep(a.settle)
+        before = await stats()
+        res["before"] = before
+        for r in range(a.rounds):
+            # a fresh source address per round and worker: the previous round's
+            # TIME_WAIT sockets never take this round's ephemeral ports
+            sources = [f"127.{1 + r % 250}.0.{2 + i}" for i in range(cap["workers"])]
+            t0 = time.monotonic()
+            o = await fleet.open(n, sources, 0)
+            peak = await stats()
+            await fleet.all({"op": "close"})
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # until the server has let go of every socket
+                if open_fds(pid) <= before["fds"]:
+                    break
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(a.settle)
+            after = await stats()
+            row = {
+                "round": r + 1,
+                "opened": o["open"],
+                "failed": o["failed"],
+                "s": time.monotonic() - t0,
+                "peak": peak,
+                "after": after,
+            }
+            res["rounds"].append(row)
+            registries = {k: v for k, v in after.items() if k not in ("rss_mb", "fds")}
+            log(
+                f"churn round {r + 1}: {o['open']} opened ({o['failed']} failed), peak RSS "
+                f"{peak['rss_mb']:.0f} MiB, after {after['rss_mb']:.0f} MiB, fds "
+                f"{after['fds']}, registries {registries}"
+            )
+        last = res["rounds"][-1]["after"] if res["rounds"] else before
+        res["rss_before_mb"] = before["rss_mb"]
+        res["rss_after_mb"] = last["rss_mb"]
+        res["rss_return_pct"] = 100 * (last["rss_mb"] - before["rss_mb"]) / before["rss_mb"]
+        res["peak_rss_mb"] = max((x["peak"]["rss_mb"] for x in res["rounds"]), default=0)
+        res["fds_delta"] = last["fds"] - before["fds"]
+        res["connect_failures"] = sum(x["failed"] for x in res["rounds"])
+        for k in (
+            "asyncio_tasks",
+            "room_listeners",
+            "presence_entries",
+            "room_channels",
+            "ws_connections",
+        ):
+            if k in last and k in before:
+                res[f"{k}_delta"] = last[k] - before[k]
+    finally:
+        await fleet.stop()
+        await close_all([sender])
+        os.unlink(tokens_file)
+    return res
+
+
+# --------------------------------------------------------------------------------------------
 WORKLOADS = {
     "fanout": wl_fanout,
     "chat": wl_chat,
     "http": wl_http,
     "idle": wl_idle,
     "resume": wl_resume,
+    "scale": wl_scale,
+    "churn": wl_churn,
 }
 
 
@@ -642,6 +924,10 @@ def main() -> None:
     p.add_argument("--idle-users", type=int, default=50)
     p.add_argument("--settle", type=float, default=3.0)
     p.add_argument("--connect-concurrency", type=int, default=200)
+    # scale / churn
+    p.add_argument("--sizes", default="2000,5000,10000,19000", help="scale: connection counts")
+    p.add_argument("--per-proc", type=int, default=8000, help="sockets per generator process")
+    p.add_argument("--rounds", type=int, default=10, help="churn: connect/disconnect rounds")
     args = p.parse_args()
     if args.workload == "http":
         args.warmup = args.warmup_s

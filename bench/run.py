@@ -40,7 +40,7 @@ WIRECHAT_BIN = os.path.join(ROOT, ".venv", "bin", "wirechat")
 PY = sys.executable
 LOADGEN = os.path.join(BENCH, "loadgen.py")
 HOST = "127.0.0.1"
-WORKLOAD_NAMES = ["fanout", "chat", "http", "idle", "resume"]
+WORKLOAD_NAMES = ["fanout", "chat", "http", "idle", "resume", "scale", "churn"]
 SIDES = ["wirechat", "baseline"]
 
 
@@ -111,6 +111,10 @@ class Server:
             ARGON2_TIME_COST="1",
             ARGON2_MEMORY_COST="8192",
             RATE_LIMIT_MESSAGES="1000000",
+            # The connection workloads hold as many sockets as the file limit allows,
+            # from a few loopback addresses: the caps must not be what they measure.
+            MAX_CONNECTIONS="1000000",
+            MAX_CONNECTIONS_PER_IP="1000000",
         )
         if self.side == "wirechat":
             return wirechat_cmd(), ROOT, env
@@ -191,6 +195,7 @@ class Metric:
     label: str
     fmt: str = "{:.1f}"
     target: str = ""  # e.g. "<= 0.33" (ratio wirechat/baseline)
+    limit: str = ""  # e.g. "<= 20": an absolute target for wirechat's own figure
 
 
 @dataclass
@@ -201,6 +206,8 @@ class Case:
     metrics: list[Metric]
     fresh_server_per_rep: bool = False
     timeout: float = 900
+    reps: int | None = None  # instead of --reps (one long run that measures many points)
+    sides: list[str] | None = None  # only these servers
     results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
 
@@ -291,6 +298,69 @@ def build_cases(quick: bool) -> list[Case]:
                 fresh_server_per_rep=True,
             )
         )
+    sizes = [2000, 10000] if q else [2000, 5000, 10000, 19000]
+    top = sizes[-1]
+    cases.append(
+        Case(
+            "connection scaling",
+            "scale",
+            ["--sizes", ",".join(map(str, sizes)), "--settle", "3", "--timeout", "120"],
+            [
+                Metric(
+                    "kib_per_conn_10000", "RSS KiB per connection at 10k", "{:.1f}", "", "<= 20"
+                ),
+                Metric(
+                    f"kib_per_conn_{top}",
+                    f"RSS KiB per connection at {top:,}",
+                    "{:.1f}",
+                    "",
+                    "<= 20",
+                ),
+                Metric("slope_kib", "RSS slope, KiB per connection (fit)", "{:.1f}"),
+                Metric("r2", "RSS fit r²", "{:.4f}"),
+                Metric(f"rss_mb_{top}", f"server RSS MiB at {top:,}", "{:.0f}"),
+                Metric(
+                    f"broadcast_ms_{top}", f"one message to {top:,}: ms until all have it", "{:.0f}"
+                ),
+                Metric(
+                    f"deliveries_per_s_{top}", f"one message to {top:,}: deliveries/s", "{:,.0f}"
+                ),
+                Metric(f"lat_p99_ms_{top}", f"one message to {top:,}: latency p99 ms", "{:.0f}"),
+                Metric(
+                    f"server_cpu_us_per_delivery_{top}",
+                    f"one message to {top:,}: server CPU us per delivery",
+                    "{:.1f}",
+                ),
+            ],
+            timeout=1800,
+            reps=1,
+        )
+    )
+    rounds = 3 if q else 10
+    cases.append(
+        Case(
+            f"churn {rounds}x10000",
+            "churn",
+            ["--conns", "10000", "--rounds", str(rounds), "--settle", "3"],
+            [
+                Metric(
+                    "rss_return_pct",
+                    "RSS after last round vs before round 1, %",
+                    "{:+.1f}",
+                    "",
+                    "<= 5",
+                ),
+                Metric("peak_rss_mb", "peak server RSS MiB", "{:.0f}"),
+                Metric("fds_delta", "open fds after - before", "{:+.0f}"),
+                Metric("asyncio_tasks_delta", "asyncio tasks after - before", "{:+.0f}"),
+                Metric("room_listeners_delta", "hub listeners after - before", "{:+.0f}"),
+                Metric("presence_entries_delta", "presence entries after - before", "{:+.0f}"),
+            ],
+            timeout=3600,
+            reps=1,
+            sides=["wirechat"],
+        )
+    )
     subs = 200 if q else 1000
     cases.append(
         Case(
@@ -369,6 +439,8 @@ def start_side(side: str, cases_note: str) -> Server | None:
 
 def run_case(case: Case, sides: list[str], reps: int) -> None:
     say(f"\n== {case.name}")
+    reps = case.reps or reps
+    sides = [s for s in sides if case.sides is None or s in case.sides]
     servers: dict[str, Server | None] = {}
     states: dict[str, str] = {}
     tmp = tempfile.mkdtemp(prefix="wcbench-state-")
@@ -413,6 +485,8 @@ def run_case(case: Case, sides: list[str], reps: int) -> None:
                     for m in case.metrics
                     if res.get(m.key) is not None
                 )
+                if res.get("limits"):
+                    say(f"  {side:8s} limits: {res['limits']}")
                 warn = problems(case, res)
                 say(
                     f"  {side:8s} rep {rep + 1} ({time.monotonic() - t0:.0f}s): {shown}"
@@ -443,6 +517,15 @@ def judge(ratio: float | None, target: str) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def judge_metric(m: Metric, w: float | None, ratio: float | None) -> tuple[str, str]:
+    """(target column, result column): the ratio target, else the absolute limit."""
+    if m.target:
+        return m.target, judge(ratio, m.target)
+    if m.limit:
+        return f"wirechat {m.limit}", judge(w, m.limit)
+    return "", ""
+
+
 def table_rows(cases: list[Case]) -> list[list[str]]:
     rows = []
     for case in cases:
@@ -450,6 +533,7 @@ def table_rows(cases: list[Case]) -> list[list[str]]:
             w = median_of(case.results.get("wirechat", []), m.key)
             b = median_of(case.results.get("baseline", []), m.key)
             ratio = w / b if (w is not None and b not in (None, 0)) else None
+            target, verdict = judge_metric(m, w, ratio)
             rows.append(
                 [
                     case.name,
@@ -457,8 +541,8 @@ def table_rows(cases: list[Case]) -> list[list[str]]:
                     "-" if w is None else m.fmt.format(w),
                     "-" if b is None else m.fmt.format(b),
                     "-" if ratio is None else f"{ratio:.2f}",
-                    m.target or "",
-                    judge(ratio, m.target),
+                    target,
+                    verdict,
                 ]
             )
     return rows
@@ -547,6 +631,81 @@ def environment() -> dict[str, str]:
     return env
 
 
+def _f(v: Any, fmt: str) -> str:
+    return "-" if not isinstance(v, (int, float)) else fmt.format(v)
+
+
+def detail_sections(cases: list[Case]) -> list[str]:
+    """Per-point tables of the connection workloads (the main table shows a few figures)."""
+    out: list[str] = []
+    for case in cases:
+        if case.workload == "scale":
+            out += [f"## {case.name}", ""]
+            for side, results in case.results.items():
+                for res in results:
+                    out += [
+                        f"**{side}**: RSS = {_f(res.get('slope_kib'), '{:.2f}')} KiB x"
+                        f" connections + {_f(res.get('intercept_mb'), '{:.0f}')} MiB"
+                        f" (least squares, r² = {_f(res.get('r2'), '{:.4f}')});"
+                        f" RSS before {_f(res.get('rss_before_mb'), '{:.0f}')} MiB."
+                        f" Limits: {res.get('limits', '?')}.",
+                        "",
+                        "| connections | RSS MiB | KiB per conn | server fds | received"
+                        " | missing | dupes | all have it, ms | deliveries/s | p50 ms"
+                        " | p99 ms | server CPU us/delivery | open s |",
+                        "|" + "---|" * 13,
+                    ]
+                    for p in res.get("points", []):
+                        out.append(
+                            f"| {p['connections']:,} | {_f(p['rss_mb'], '{:.0f}')}"
+                            f" | {_f(p['kib_per_conn'], '{:.1f}')} | {p['server_fds']}"
+                            f" | {p['received']:,} | {p['missing']} | {p['dupes']}"
+                            f" | {_f(p['broadcast_ms'], '{:.0f}')}"
+                            f" | {_f(p['deliveries_per_s'], '{:,.0f}')}"
+                            f" | {_f(p['lat_p50_ms'], '{:.0f}')}"
+                            f" | {_f(p['lat_p99_ms'], '{:.0f}')}"
+                            f" | {_f(p['server_cpu_us_per_delivery'], '{:.1f}')}"
+                            f" | {_f(p['open_s'], '{:.0f}')} |"
+                        )
+                    out.append("")
+        elif case.workload == "churn":
+            out += [f"## {case.name}", ""]
+            for side, results in case.results.items():
+                for res in results:
+                    keys = [
+                        "rss_mb",
+                        "fds",
+                        "ws_connections",
+                        "asyncio_tasks",
+                        "room_listeners",
+                        "presence_entries",
+                        "room_channels",
+                    ]
+                    b = res.get("before", {})
+                    out += [
+                        f"**{side}**, {res.get('connections', 0):,} connections per round."
+                        f" Limits: {res.get('limits', '?')}.",
+                        "",
+                        "| round | opened | failed | peak RSS MiB | "
+                        + " | ".join(f"after: {k}" for k in keys)
+                        + " |",
+                        "|" + "---|" * (4 + len(keys)),
+                        "| before | | | | " + " | ".join(_f(b.get(k), "{:g}") for k in keys) + " |",
+                    ]
+                    for r in res.get("rounds", []):
+                        a = r["after"]
+                        out.append(
+                            f"| {r['round']} | {r['opened']:,} | {r['failed']}"
+                            f" | {_f(r['peak']['rss_mb'], '{:.0f}')} | "
+                            + " | ".join(
+                                _f(a.get(k), "{:.0f}" if k == "rss_mb" else "{:g}") for k in keys
+                            )
+                            + " |"
+                        )
+                    out.append("")
+    return out
+
+
 def write_results_md(
     path: str,
     rows: list[list[str]],
@@ -575,6 +734,7 @@ def write_results_md(
         format_md(rows),
         "",
     ]
+    lines += detail_sections(cases)
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     lines += ["## Runs", ""]
@@ -691,6 +851,8 @@ def main() -> int:
                     " the figure may be generator-bound"
                 )
     say("\n" + format_text(rows))
+    for line in detail_sections(cases):
+        say(line)
     for n in notes:
         say("note: " + n)
     say(f"\ntotal {time.monotonic() - t0:.0f}s")
