@@ -60,9 +60,21 @@ def serve(report_dir: str, trace: bool) -> int:
     count = [0]
 
     def report() -> None:
-        gc.collect()
+        action_file = os.path.join(report_dir, "action")
+        action = ""
+        if os.path.exists(action_file):
+            with open(action_file) as f:
+                action = f.read().strip()
+        data: dict[str, Any] = {"rss_before_action": rss_bytes(os.getpid())}
+        if action in ("gc", "trim"):
+            gc.collect()
+            data["rss_after_gc"] = rss_bytes(os.getpid())
+        if action == "trim":
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
         types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
-        data: dict[str, Any] = {
+        data |= {
             "rss": rss_bytes(os.getpid()),
             "tasks": len(asyncio.all_tasks()),
             "types": dict(types),
@@ -102,7 +114,9 @@ async def drive(
     for t in tokens[1:]:
         await http.call("mutation", "rooms.join", {"roomId": room}, t)
 
-    async def take(n: int) -> dict[str, Any]:
+    async def take(n: int, action: str = "") -> dict[str, Any]:
+        with open(os.path.join(rdir, "action"), "w") as f:
+            f.write(action)
         os.kill(pid, signal.SIGUSR1)
         path = os.path.join(rdir, f"report{n}.pickle")
         for _ in range(6000):
@@ -173,6 +187,16 @@ async def drive(
             print(f"  {stat.size_diff / n:8.0f} B  " + " < ".join(frames))
     for c in conns:
         c.close()
+    await asyncio.sleep(5)
+    closed = await take(2)
+    print(
+        f"closed   RSS {closed['rss'] / 2**20:8.1f} MiB, objects {sum(closed['types'].values())}"
+        f" (before: {sum(before['types'].values())})"
+    )
+    collected = await take(3, "gc")
+    print(f"gc       RSS {collected['rss_after_gc'] / 2**20:8.1f} MiB")
+    trimmed = await take(4, "trim")
+    print(f"trim     RSS {trimmed['rss'] / 2**20:8.1f} MiB (gc.collect, then malloc_trim(0))")
     warm.close()
     await asyncio.sleep(1)
     http.close()
