@@ -29,6 +29,7 @@ from .procedure import Procedure, ProcedureBuilder
 from .push import Emit, PushSource, iterate_push
 from .router import Router
 from .tracked import Tracked, tracked
+from .wiretype import WireType
 
 if TYPE_CHECKING:
     from .asgi import TRPCASGIApp
@@ -60,6 +61,7 @@ __all__ = [
     "TRPCASGIApp",
     "Tracked",
     "WSServer",
+    "WireType",
     "init_rpc",
     "iterate_push",
     "tracked",
