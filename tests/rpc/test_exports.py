@@ -30,6 +30,7 @@ EXPECTED = sorted(
         "RequestInfo",
         "Router",
         "SSEOptions",
+        "StreamClosed",
         "TRPCASGIApp",
         "Tracked",
         "UNDEFINED",

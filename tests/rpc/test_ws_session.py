@@ -16,7 +16,7 @@ from wirechat.rpc.errors import ErrorCode, RPCError
 from wirechat.rpc.init import init_rpc
 from wirechat.rpc.limits import Limits
 from wirechat.rpc.middleware import Call, Next
-from wirechat.rpc.push import Emit, PushSource
+from wirechat.rpc.push import Emit, PushSource, StreamClosed
 from wirechat.rpc.router import Router
 from wirechat.rpc.tracked import tracked
 from wirechat.rpc.ws.session import CloseCode, WSSession
@@ -1021,7 +1021,7 @@ async def test_push_source_failure_is_an_error_frame_then_stopped(
     assert peer.frames[2] == {"id": 1, "result": {"type": "stopped"}}
 
 
-async def test_push_source_is_cancelled_by_stop_and_later_emits_are_dropped(
+async def test_push_source_is_cancelled_by_stop_and_later_emits_are_refused(
     app: App, connected: tuple[WSSession, Peer]
 ) -> None:
     session, peer = connected
@@ -1030,11 +1030,13 @@ async def test_push_source_is_cancelled_by_stop_and_later_emits_are_dropped(
     source = app.sources[0]
     session.receive_text(text(stop(1)))
     assert source.emit is not None
-    source.emit("late")
+    with pytest.raises(StreamClosed):
+        source.emit("late")
     await until(lambda: source.cancelled)
     session.receive_text(text(req(1, "subscription", "push")))
     await until(lambda: len(peer.sent) == 3)
-    source.emit("from the old subscription")
+    with pytest.raises(StreamClosed):
+        source.emit("from the old subscription")
     await settle()
     assert peer.frames == [
         {"id": 1, "result": {"type": "started"}},

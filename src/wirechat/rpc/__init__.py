@@ -26,7 +26,7 @@ from .init import RPC, init_rpc
 from .limits import Limits
 from .middleware import Call, Middleware, Next
 from .procedure import Procedure, ProcedureBuilder
-from .push import Emit, PushSource, iterate_push
+from .push import Emit, PushSource, StreamClosed, iterate_push
 from .router import Router
 from .tracked import Tracked, tracked
 from .wiretype import WireType
@@ -58,6 +58,7 @@ __all__ = [
     "RequestInfo",
     "Router",
     "SSEOptions",
+    "StreamClosed",
     "TRPCASGIApp",
     "Tracked",
     "WSServer",

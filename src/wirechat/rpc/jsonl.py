@@ -20,7 +20,7 @@ import orjson
 from .codec import dumps
 from .errors import RPCError
 from .limits import Outbox
-from .push import is_stream
+from .push import StreamClosed, is_stream
 from .runner import PreparedCall, Runner
 from .tracked import Tracked
 
@@ -103,7 +103,7 @@ async def jsonl_stream(
 
         def emit(item: Any) -> None:
             if lines.closed:
-                return
+                raise StreamClosed
             put([items_chunk, _ITER_YIELD, _encoded_item(runner, item, call.path)])
 
         try:

@@ -21,7 +21,7 @@ from .context import CtxT, RequestInfo
 from .engine import Engine
 from .errors import ErrorCode, RPCError
 from .procedure import Procedure
-from .push import PushSource, is_stream
+from .push import PushSource, StreamClosed, is_stream
 
 __all__ = ["PreparedCall", "Runner", "close_stream"]
 
@@ -139,6 +139,8 @@ class Runner(Generic[CtxT]):
             else:
                 async for value in stream:
                     emit(value)
+        except StreamClosed:
+            return  # nobody reads it any more: not a failure
         except Exception as exc:
             raise self.engine.wrap(exc, path) from exc
         finally:

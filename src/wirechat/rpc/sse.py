@@ -21,6 +21,7 @@ from typing import Any
 from .codec import dumps
 from .errors import RPCError
 from .limits import Outbox
+from .push import StreamClosed
 from .runner import PreparedCall, Runner
 from .tracked import Tracked
 
@@ -143,7 +144,7 @@ async def _produce(
     def emit(value: Any) -> None:
         nonlocal known_id
         if outbox.closed:
-            return
+            raise StreamClosed
         if isinstance(value, Tracked):
             known_id = value.id
             chunk = sse_event(_json(runner, value.data, path), id=value.id.encode())
@@ -157,6 +158,7 @@ async def _produce(
             chunk = sse_event(_json(runner, value, path))
         if not outbox.put(chunk):
             task.cancel()
+            raise StreamClosed
 
     try:
         await runner.pump(path, stream, emit)

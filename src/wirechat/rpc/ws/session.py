@@ -20,6 +20,7 @@ from ..context import RequestInfo
 from ..engine import Engine
 from ..errors import ErrorCode, RPCError
 from ..limits import Limits
+from ..push import StreamClosed
 from ..runner import PreparedCall, Runner, close_stream
 from ..tracked import Tracked
 from .protocol import (
@@ -109,6 +110,7 @@ class WSSession:
         self._send = send
         self._close = close
         self._buffered = buffered
+        self._max_buffered = self.limits.max_buffered_bytes
         self._awaiting_params = expect_connection_params
         self._runner: Runner[Any] | None = None
         self._ctx_task: asyncio.Task[None] | None = None
@@ -181,7 +183,7 @@ class WSSession:
         if self._closed:
             return
         self._send(data)
-        if self._buffered() > self.limits.max_buffered_bytes:
+        if self._buffered() > self._max_buffered:
             # A client that stopped reading: cut it rather than hold its output or
             # slow the broadcast that feeds it (api.md "Limits").
             logger.warning("WebSocket peer=%s too slow, closing (1013)", self.info.peer)
@@ -374,7 +376,7 @@ class WSSession:
 
         def emit(value: Any) -> None:
             if subscriptions.get(sub.id) is not sub:
-                return  # stopped or closed: nothing more for this id (§3.7, c85)
+                raise StreamClosed  # stopped or closed: nothing more for this id (§3.7, c85)
             if isinstance(value, Tracked):
                 send(prefix + tracked_body(value))
             elif value is UNDEFINED:
