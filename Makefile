@@ -3,6 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 NODE_DIR := tests/conformance/node
+BASELINE_DIR := bench/baseline-node
 
 .PHONY: run dev test lint typecheck unit bench install node-deps migrate clean
 
@@ -18,7 +19,12 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-node-deps: $(NODE_DIR)/node_modules/.installed
+# The Node baseline server: the client suite runs against it as well as against wirechat.
+$(BASELINE_DIR)/node_modules/.installed: $(BASELINE_DIR)/package-lock.json
+	cd $(BASELINE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-deps: $(NODE_DIR)/node_modules/.installed $(BASELINE_DIR)/node_modules/.installed
 
 migrate: install
 	$(VENV)/bin/wirechat migrate
@@ -46,4 +52,4 @@ bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(BASELINE_DIR)/node_modules data .mypy_cache .ruff_cache .pytest_cache
