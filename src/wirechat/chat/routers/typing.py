@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 import orjson
 
@@ -10,17 +11,17 @@ from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
 from wirechat.chat.hub import Listener
 from wirechat.chat.routers.base import authed
-from wirechat.chat.services import rooms
-from wirechat.db.session import transaction
-from wirechat.rpc import Router
+from wirechat.rpc import Router, WireType
 
 __all__ = ["typing_router"]
+
+TypingEventWire = Annotated[orjson.Fragment, WireType(schemas.TypingEvent)]
+"""A typing event, encoded once by the sender for every subscriber."""
 
 
 async def set_typing(ctx: AuthedContext, input: schemas.SetTypingInput) -> schemas.Ok:
     d = ctx.deps
-    async with transaction(d.sessions) as session:
-        await rooms.require_member(session, input.room_id, ctx.user_id)
+    await d.store.require_member(input.room_id, ctx.user_id)
     user = await d.users.get(ctx.user_id)
     event = {
         "roomId": input.room_id,
@@ -31,7 +32,7 @@ async def set_typing(ctx: AuthedContext, input: schemas.SetTypingInput) -> schem
     return schemas.Ok()
 
 
-async def _typing_events(listener: Listener) -> AsyncIterator[orjson.Fragment]:
+async def _typing_events(listener: Listener) -> AsyncIterator[TypingEventWire]:
     try:
         async for payload in listener:
             assert isinstance(payload, bytes)
@@ -42,10 +43,9 @@ async def _typing_events(listener: Listener) -> AsyncIterator[orjson.Fragment]:
 
 async def on_typing(
     ctx: AuthedContext, input: schemas.RoomIdInput
-) -> AsyncIterator[orjson.Fragment]:
+) -> AsyncIterator[TypingEventWire]:
     d = ctx.deps
-    async with transaction(d.sessions) as session:
-        await rooms.require_member(session, input.room_id, ctx.user_id)
+    await d.store.require_member(input.room_id, ctx.user_id)
     listener = await d.hub.attach(input.room_id, ctx.user_id, "typing")
     return _typing_events(listener)
 
