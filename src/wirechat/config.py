@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     """The built chat page served at / (default: ``web/dist`` of the source checkout)."""
     dev_mode: bool = False
     """Development mode: stack traces in error responses. Never in production."""
+    transformer: Literal["none", "superjson"] = "none"
+    """The clients' data transformer: ``superjson`` for clients created with
+    ``transformer: superjson`` (every call, result, event and error is wrapped)."""
 
     # Limits (api.md "Limits").
     max_body_bytes: int = Field(1024 * 1024, gt=0)
