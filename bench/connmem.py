@@ -43,6 +43,52 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def _mallinfo() -> dict[str, int]:
+    """glibc's view: bytes in use and free in its heaps (mallinfo2)."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            )
+        ]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    return {name: int(getattr(info, name)) for name, _ in MallInfo2._fields_}
+
+
+def _pymalloc_arenas() -> str:
+    """The arena lines of sys._debugmallocstats (pymalloc's own heap)."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    r, w = os.pipe()
+    saved = os.dup(2)
+    os.dup2(w, 2)
+    try:
+        sys._debugmallocstats()
+    finally:
+        os.dup2(saved, 2)
+        os.close(w)
+    with os.fdopen(r) as f, contextlib.redirect_stdout(buf):
+        text = f.read()
+    return "; ".join(ln.strip() for ln in text.splitlines() if "arenas" in ln or "Total" in ln)
+
+
 # ------------------------------------------------------------------------------------------
 # server side
 # ------------------------------------------------------------------------------------------
@@ -73,6 +119,9 @@ def serve(report_dir: str, trace: bool) -> int:
             import ctypes
 
             ctypes.CDLL("libc.so.6").malloc_trim(0)
+        if action:
+            data["malloc"] = _mallinfo()
+            data["pymalloc"] = _pymalloc_arenas()
         types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
         data |= {
             "rss": rss_bytes(os.getpid()),
@@ -197,6 +246,13 @@ async def drive(
     print(f"gc       RSS {collected['rss_after_gc'] / 2**20:8.1f} MiB")
     trimmed = await take(4, "trim")
     print(f"trim     RSS {trimmed['rss'] / 2**20:8.1f} MiB (gc.collect, then malloc_trim(0))")
+    for name, rep in (("closed", closed), ("gc", collected), ("trim", trimmed)):
+        m = rep.get("malloc", {})
+        print(
+            f"  {name}: glibc heap {m.get('arena', 0) / 2**20:.1f} MiB (in use"
+            f" {m.get('uordblks', 0) / 2**20:.1f}, free {m.get('fordblks', 0) / 2**20:.1f}),"
+            f" mmapped {m.get('hblkhd', 0) / 2**20:.1f} MiB; pymalloc: {rep.get('pymalloc')}"
+        )
     warm.close()
     await asyncio.sleep(1)
     http.close()

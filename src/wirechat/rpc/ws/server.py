@@ -30,6 +30,7 @@ from picows import (
 from ..context import RequestInfo
 from ..engine import Engine
 from ..limits import Limits
+from .memory import WaveRelease
 from .session import CloseCode, WSSession
 
 __all__ = ["WSServer"]
@@ -198,6 +199,7 @@ class WSServer:
         self.closing: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._keepalive_task: asyncio.Task[None] | None = None
+        self.wave_release = WaveRelease()
 
     async def start(self) -> None:
         """Listen; raises OSError when the port is taken."""
@@ -235,6 +237,7 @@ class WSServer:
             for conn in list(self.connections):
                 if conn.session is not None:
                     conn.session.keepalive(now)
+            self.wave_release.observe(len(self.connections), now)
 
     async def shutdown(self, grace: float = 3.0) -> None:
         """Stop accepting, send every client ``reconnect``, let calls in flight finish,
