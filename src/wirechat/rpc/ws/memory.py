@@ -11,8 +11,10 @@ wave is over), runs one full collection and returns the allocator's free pages
 (``malloc_trim``, glibc only).
 
 A full collection costs a pause proportional to what is still alive, so it
-runs only after a real wave (at least ``min_wave`` connections gone), at most
-once per ``interval`` seconds, never during steady coming and going.
+runs only after a real wave (at least ``min_wave`` connections gone and the
+count at most half its peak, both counted from the last release: a few releases
+per wave at most), at most once per ``interval`` seconds, never during steady
+coming and going.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class WaveRelease:
         self,
         *,
         min_wave: int = 1000,
-        interval: float = 10.0,
+        interval: float = 2.0,
         release: Callable[[], None] = release_memory,
     ) -> None:
         self.min_wave = min_wave
