@@ -13,6 +13,7 @@ It imports nothing from the rest of wirechat.
 
 from .asgi import TRPCASGIApp
 from .codec import UNDEFINED
+from .connection import Connection
 from .context import CreateContext, RequestInfo
 from .engine import Engine, ErrorFormatter, Observer
 from .errors import ErrorCode, RPCError
@@ -31,6 +32,7 @@ __all__ = [
     "RPC",
     "UNDEFINED",
     "Call",
+    "Connection",
     "CreateContext",
     "Emit",
     "Engine",

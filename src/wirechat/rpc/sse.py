@@ -3,9 +3,10 @@
 Every event ends with two blank lines as in the reference. The stream opens with
 ``connected``; tracked values carry ``id:``; an untracked value after a tracked
 one blanks the id and restores it with ``restore-id`` (≥11.2x); the end of the
-generator is ``return``; an error is ``serialized-error``. A client disconnect
-or ``max_duration_ms`` ends the stream without ``return``, so the client resumes
-with ``Last-Event-ID``.
+generator is ``return``; an error is ``serialized-error``. A client disconnect,
+``max_duration_ms`` or the application ending the stream without an error
+(:meth:`SSEConnection.end_subscriptions`) ends it without ``return``, so the client
+resumes with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .codec import dumps
+from .connection import Connection
 from .context import RequestInfo
 from .engine import Engine
 from .errors import RPCError
@@ -27,7 +29,7 @@ from .tracked import Tracked
 if TYPE_CHECKING:
     from .http import PreparedCall
 
-__all__ = ["SSE_HEADERS", "SSEOptions", "sse_event", "sse_stream"]
+__all__ = ["SSE_HEADERS", "SSEConnection", "SSEOptions", "sse_event", "sse_stream"]
 
 SSE_HEADERS: tuple[tuple[str, str], ...] = (
     ("content-type", "text/event-stream"),
@@ -59,6 +61,38 @@ class SSEOptions:
             raise ValueError("SSE ping interval must not exceed reconnect_after_inactivity_ms")
 
 
+class SSEConnection(Connection):
+    """One SSE stream's :class:`Connection` handle (``info.connection`` of its call)."""
+
+    __slots__ = ("_callbacks", "_gone", "ended")
+
+    def __init__(self) -> None:
+        self.ended: asyncio.Future[RPCError | None] = asyncio.get_running_loop().create_future()
+        """Set by :meth:`end_subscriptions`: the error to send, or None to just close."""
+        self._callbacks: list[Callable[[], None]] = []
+        self._gone = False
+
+    def replace_context(self, ctx: Any) -> None:
+        """A stream makes no later calls: nothing to switch."""
+
+    def end_subscriptions(self, error: RPCError | None = None) -> None:
+        if not self.ended.done():
+            self.ended.set_result(error)
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        if self._gone:
+            callback()
+        else:
+            self._callbacks.append(callback)
+
+    def gone(self) -> None:
+        """The stream is over: run the close callbacks (called by :func:`sse_stream`)."""
+        self._gone = True
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+
 def sse_event(data: bytes, *, event: bytes | None = None, id: bytes | None = None) -> bytes:
     """Fields in the reference order (event, data, id), then the double blank line."""
     parts = []
@@ -83,58 +117,63 @@ async def sse_stream(
     # started, so whatever the procedure attaches to (a broker) must already be in
     # place, or an event published right after would be lost.
     assert call.procedure is not None
-    try:
-        ctx = await engine.create_context(info)
-        iterator = await engine.call(call.procedure, call.path, ctx, info, call.raw_input)
-    except RPCError as err:
-        yield sse_event(dumps(connected), event=b"connected")
-        yield sse_event(dumps(engine.error_shape(err, call.path)), event=b"serialized-error")
-        return
-    yield sse_event(dumps(connected), event=b"connected")
-
-    if isinstance(iterator, PushSource):
-        iterator = iterate_push(iterator)
-    known_id = call.raw_input.last_event_id
-    deadline = (
-        time.monotonic() + options.max_duration_ms / 1000 if options.max_duration_ms else None
-    )
-    source = aiter(iterator)
+    connection = SSEConnection()
+    info = replace(info, connection=connection)
+    iterator: Any = None
     pending: asyncio.Future[Any] | None = None
     try:
+        try:
+            ctx = await engine.create_context(info)
+            iterator = await engine.call(call.procedure, call.path, ctx, info, call.raw_input)
+        except RPCError as err:
+            yield sse_event(dumps(connected), event=b"connected")
+            yield sse_event(dumps(engine.error_shape(err, call.path)), event=b"serialized-error")
+            return
+        yield sse_event(dumps(connected), event=b"connected")
+
+        if isinstance(iterator, PushSource):
+            iterator = iterate_push(iterator)
+        known_id = call.raw_input.last_event_id
+        deadline = (
+            time.monotonic() + options.max_duration_ms / 1000 if options.max_duration_ms else None
+        )
+        source = aiter(iterator)
+        ended = connection.ended
         while True:
-            if options.ping_ms is None and deadline is None:
-                try:
-                    value = await anext(source)
-                except StopAsyncIteration:
-                    yield _RETURN
+            if pending is None:
+                pending = asyncio.ensure_future(anext(source))
+            timeout = options.ping_ms / 1000 if options.ping_ms is not None else None
+            if deadline is not None:
+                remaining = max(deadline - time.monotonic(), 0.0)
+                timeout = remaining if timeout is None else min(timeout, remaining)
+            done, _ = await asyncio.wait(
+                {pending, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if ended.done():
+                # Ended by the application: with an error the client gives up (no retry
+                # for a non-5xx code); without one it reconnects and resumes.
+                error = ended.result()
+                if error is not None:
+                    yield sse_event(
+                        dumps(engine.error_shape(error, call.path)), event=b"serialized-error"
+                    )
+                return
+            if not done:
+                # Timers may wake a hair early: within a millisecond is the deadline.
+                if deadline is not None and time.monotonic() >= deadline - 0.001:
                     return
-                except Exception as exc:
-                    yield _error_event(engine, exc, call.path)
-                    return
-            else:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(source))
-                timeout = options.ping_ms / 1000 if options.ping_ms is not None else None
-                if deadline is not None:
-                    remaining = max(deadline - time.monotonic(), 0.0)
-                    timeout = remaining if timeout is None else min(timeout, remaining)
-                done, _ = await asyncio.wait({pending}, timeout=timeout)
-                if not done:
-                    # Timers may wake a hair early: within a millisecond is the deadline.
-                    if deadline is not None and time.monotonic() >= deadline - 0.001:
-                        return
-                    if options.ping_ms is not None:
-                        yield _PING
-                    continue
-                finished, pending = pending, None
-                try:
-                    value = finished.result()
-                except StopAsyncIteration:
-                    yield _RETURN
-                    return
-                except Exception as exc:
-                    yield _error_event(engine, exc, call.path)
-                    return
+                if options.ping_ms is not None:
+                    yield _PING
+                continue
+            finished, pending = pending, None
+            try:
+                value = finished.result()
+            except StopAsyncIteration:
+                yield _RETURN
+                return
+            except Exception as exc:
+                yield _error_event(engine, exc, call.path)
+                return
             if isinstance(value, Tracked):
                 known_id = value.id
                 yield sse_event(dumps(value.data), id=value.id.encode())
@@ -147,6 +186,7 @@ async def sse_stream(
             else:
                 yield sse_event(dumps(value))
     finally:
+        connection.gone()
         if pending is not None:
             pending.cancel()
             with contextlib.suppress(BaseException):
