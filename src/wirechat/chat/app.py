@@ -12,11 +12,13 @@ from wirechat.broker import create_broker
 from wirechat.chat.auth import PasswordHasher, TokenService, load_or_create_secret
 from wirechat.chat.context import ContextFactory
 from wirechat.chat.deps import Deps
+from wirechat.chat.guard import SessionGuard
 from wirechat.chat.hub import EventRecord, RoomHub
 from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import MemoryPresence, PresenceStore
 from wirechat.chat.routers import app_router
 from wirechat.chat.services import messages
+from wirechat.chat.services import sessions as signins
 from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimiter
 from wirechat.chat.services.replay import events_after
 from wirechat.chat.services.users import UserCache
@@ -89,6 +91,14 @@ async def build_application(settings: Settings) -> Application:
     hub = RoomHub(
         broker, load_events, last_seq, on_dispatch=delivered.inc, namespace=f"{namespace}:"
     )
+    guard = SessionGuard(
+        broker,
+        lambda session_id: signins.is_live(sessions, session_id),
+        lambda session_ids: signins.ended_among(sessions, session_ids),
+        grace=settings.token_grace_seconds,
+        namespace=f"{namespace}:",
+    )
+    await guard.start()
     presence: PresenceStore
     limiter: RateLimiter
     redis_client: Any = None
@@ -128,6 +138,8 @@ async def build_application(settings: Settings) -> Application:
         limiter=limiter,
         metrics=metrics,
         users=UserCache(sessions),
+        guard=guard,
+        refresh_expires_in=settings.refresh_expires_in,
     )
     engine = Engine(app_router, ContextFactory(deps), is_dev=settings.dev_mode, observer=metrics)
 
@@ -137,6 +149,7 @@ async def build_application(settings: Settings) -> Application:
         return True
 
     async def aclose() -> None:
+        await guard.aclose()
         await hub.aclose()
         await presence.aclose()
         await broker.aclose()
