@@ -3,6 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 NODE_DIR := tests/conformance/node
+# The first 11.x client, which the conformance suite also runs (test_node_client.py).
+NODE_11_0_DIR := tests/conformance/node-11.0
+# TypeScript and the front-end libraries that type-check the generated AppRouter.
+TS_DIR := tests/typescript
 
 .PHONY: run dev test lint typecheck unit bench install node-deps migrate clean
 
@@ -18,7 +22,16 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-node-deps: $(NODE_DIR)/node_modules/.installed
+$(NODE_11_0_DIR)/node_modules/.installed: $(NODE_11_0_DIR)/package-lock.json
+	cd $(NODE_11_0_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(TS_DIR)/node_modules/.installed: $(TS_DIR)/package-lock.json
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-deps: $(NODE_DIR)/node_modules/.installed $(NODE_11_0_DIR)/node_modules/.installed \
+	$(TS_DIR)/node_modules/.installed
 
 migrate: install
 	$(VENV)/bin/wirechat migrate
@@ -46,4 +59,5 @@ bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(NODE_11_0_DIR)/node_modules $(TS_DIR)/node_modules \
+		data .mypy_cache .ruff_cache .pytest_cache
