@@ -204,6 +204,14 @@ export interface UserResult {
   user: User;
 }
 
+/** The errors this server sends: tRPC's default shape, and why an input was rejected. */
+export interface AppErrorShape extends TRPCDefaultErrorShape {
+  data: TRPCDefaultErrorShape['data'] & {
+    /** For a rejected input (`BAD_REQUEST`): each problem and where it is. */
+    issues?: { path: (string | number)[]; message: string }[];
+  };
+}
+
 /**
  * The type of this server's tRPC router, for `createTRPCClient<AppRouter>()`,
  * `createTRPCContext<AppRouter>()` and `inferRouterOutputs<AppRouter>`.
@@ -212,7 +220,7 @@ export type AppRouter = TRPCBuiltRouter<
   {
     ctx: object;
     meta: object;
-    errorShape: TRPCDefaultErrorShape;
+    errorShape: AppErrorShape;
     transformer: false;
   },
   {

@@ -1,5 +1,6 @@
 // Every chat procedure through the vanilla client, typed by the generated AppRouter.
 import {
+  TRPCClientError,
   createTRPCClient,
   createWSClient,
   httpBatchLink,
@@ -7,7 +8,11 @@ import {
   splitLink,
   wsLink,
 } from '@trpc/client';
-import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type {
+  TRPC_ERROR_CODE_KEY as TRPCErrorCode,
+  inferRouterInputs,
+  inferRouterOutputs,
+} from '@trpc/server';
 
 import type {
   AppRouter,
@@ -61,6 +66,15 @@ type _clientId = Expect<
 >;
 type _listPublic = Expect<Equal<Inputs['rooms']['listPublic'], ListPublicRoomsInput | void | undefined>>;
 type _me = Expect<Equal<Inputs['auth']['me'], void>>;
+
+// Errors: tRPC's default shape, and the issues of a rejected input.
+export function describeError(error: unknown): string {
+  if (!(error instanceof TRPCClientError)) return String(error);
+  const typed = error as TRPCClientError<AppRouter>;
+  type _code = Expect<Equal<NonNullable<typeof typed.data>['code'], TRPCErrorCode>>;
+  const issues = typed.data?.issues ?? [];
+  return issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+}
 
 export async function callEveryProcedure(): Promise<void> {
   const registered = await client.auth.register.mutate({

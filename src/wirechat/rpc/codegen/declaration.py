@@ -13,6 +13,9 @@ so ``createTRPCClient<AppRouter>``, ``createTRPCContext<AppRouter>`` and
 - a subscription's output is an ``AsyncIterable`` of its events; a tracked
   event is ``{ id: string; data: T }``, the shape @trpc/server gives a Node
   subscription that yields ``tracked(id, data)``, so ``onData`` gets that;
+- errors have tRPC's default shape plus ``data.issues``, which the engine adds
+  when it rejects an input (an app's own ``RPCError(data=...)`` keys and a custom
+  error formatter are not visible in a router, so not declared);
 - the root config says whether a transformer is in use: ``transformer: false``
   makes the client see outputs as JSON (times are strings), ``true`` (superjson)
   makes it require ``transformer`` on its links and see times as ``Date``.
@@ -101,6 +104,14 @@ def declare_router(
         "} from '@trpc/server';",
         "",
         *declarations,
+        "/** The errors this server sends: tRPC's default shape, and why an input was rejected. */",
+        "export interface AppErrorShape extends TRPCDefaultErrorShape {",
+        "  data: TRPCDefaultErrorShape['data'] & {",
+        "    /** For a rejected input (`BAD_REQUEST`): each problem and where it is. */",
+        "    issues?: { path: (string | number)[]; message: string }[];",
+        "  };",
+        "}",
+        "",
         "/**",
         " * The type of this server's tRPC router, for `createTRPCClient<AppRouter>()`,",
         " * `createTRPCContext<AppRouter>()` and `inferRouterOutputs<AppRouter>`.",
@@ -109,7 +120,7 @@ def declare_router(
         "  {",
         "    ctx: object;",
         "    meta: object;",
-        "    errorShape: TRPCDefaultErrorShape;",
+        "    errorShape: AppErrorShape;",
         f"    transformer: {'true' if transformer else 'false'};",
         "  },",
         f"  {_record(record, '  ')}",

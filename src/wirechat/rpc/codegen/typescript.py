@@ -26,6 +26,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 # so that it cannot shadow the global.
 _TAKEN = frozenset(
     {
+        "AppErrorShape",
         "AppRouter",
         "Array",
         "AsyncIterable",
@@ -217,7 +218,8 @@ class TypeScript:
                 self._type(item, f"{where}[{i}]", problems, refs, ind)
                 for i, item in enumerate(schema["prefixItems"])
             ]
-            if items is not False:
+            # pydantic writes ``items`` for a variadic tail only (``tuple[int, *tuple[str, ...]]``).
+            if "items" in schema and items is not False:
                 parts.append(f"...{_paren(self._type(items, where, problems, refs, ind))}[]")
             return f"[{', '.join(parts)}]"
         return f"{_paren(self._type(items, f'{where}[]', problems, refs, ind))}[]"
