@@ -15,52 +15,37 @@ import importlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass, field
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any
 
 import uvicorn
-from prometheus_client import REGISTRY, CollectorRegistry
 
+from .application import AppFactory, Application, StartupError
 from .config import Settings
 from .page import ChatPage
-from .rpc import Engine, HTTPHandler, SSEOptions, TRPCASGIApp, WSLimits, WSServer
-from .web import ReadyCheck, build_http_app
+from .rpc import HTTPHandler, SSEOptions, TRPCASGIApp, WSLimits, WSServer
+from .web import build_http_app
 
 __all__ = ["AppFactory", "Application", "StartupError", "load_factory", "serve"]
 
 logger = logging.getLogger("wirechat")
 
-DEFAULT_APP = "wirechat.chat.app:build_application"
 # The page built in the source checkout (src/wirechat/server.py -> web/dist).
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
 
 
-class StartupError(Exception):
-    """The process cannot start; the message says why and which setting to change."""
+def chat_factory() -> AppFactory:
+    """The chat application's factory, served when no other is given.
 
+    Imported on demand: the chat (SQLAlchemy, Argon2, its models) more than doubles the
+    start-up time of a process serving some other application."""
+    from .chat.app import build_application
 
-async def _nothing() -> None:
-    return None
-
-
-@dataclass
-class Application:
-    """What a factory hands the server: the engine and its dependencies' hooks."""
-
-    engine: Engine[Any]
-    ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
-    aclose: Callable[[], Awaitable[None]] = _nothing
-    registry: CollectorRegistry = REGISTRY
-    on_connections_change: Callable[[int], None] = lambda delta: None
-
-
-AppFactory = Callable[[Settings], Awaitable[Application]]
+    return build_application
 
 
 def load_factory(spec: str) -> AppFactory:
-    """Import ``module:attribute``, e.g. ``wirechat.chat.app:build_application``."""
+    """Import ``module:attribute``, e.g. ``demo_app:build`` (``wirechat serve --app``)."""
     module_name, _, attr = spec.partition(":")
     factory: AppFactory = getattr(importlib.import_module(module_name), attr)
     return factory
@@ -102,7 +87,7 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     if settings.ws_enabled:
         ws_sock = bind(settings.host, settings.ws_port, "WS_PORT")
         ws_sock.close()  # picows binds itself; this only proved the port is free
-    application = await (factory or load_factory(DEFAULT_APP))(settings)
+    application = await (factory or chat_factory())(settings)
     # Everything built so far lives as long as the process: move it out of the
     # collector's way so later collections (pauses in the event loop) scan less.
     gc.collect()

@@ -1,14 +1,23 @@
-"""Assembly of the chat application from the settings (``wirechat serve``'s default app)."""
+"""Assembly of the chat application from the settings (``wirechat serve``'s default app).
+
+Every resource is opened in order and registered on one exit stack, which closes
+them in the reverse order: streams and channels first, then what they use (presence,
+Redis, the broker), then the store, the engine and, last, the SQLite checkpointer, so
+its final checkpoint runs with no connection left open. A failure half-way closes
+what was already opened.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import AsyncExitStack
 from typing import Any
 
 from sqlalchemy import text
 
-from wirechat.broker import create_broker
+from wirechat.application import Application, StartupError
+from wirechat.broker import Broker, create_broker
 from wirechat.chat.auth import PasswordHasher, TokenService, load_or_create_secret
 from wirechat.chat.context import ContextFactory
 from wirechat.chat.deps import Deps
@@ -26,7 +35,6 @@ from wirechat.db.migrate import upgrade
 from wirechat.db.session import create_engine, default_sqlite_url, session_factory
 from wirechat.db.sqlite import start_checkpointer
 from wirechat.rpc import Engine
-from wirechat.server import Application, StartupError
 
 __all__ = ["build_application"]
 
@@ -42,7 +50,8 @@ def _describe(url: str) -> str:
 async def build_application(settings: Settings) -> Application:
     """Connect and migrate the database, pick the broker, wire the procedures.
 
-    Raises StartupError (naming the setting) when the database is unreachable.
+    Raises StartupError (naming the setting) when the database is unreachable or the
+    Redis URL is invalid.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.database_url or default_sqlite_url(settings.data_dir)
@@ -54,11 +63,6 @@ async def build_application(settings: Settings) -> Application:
             f"cannot use the database at {_describe(url)} ({type(exc).__name__}: {exc}); "
             "check DATABASE_URL"
         ) from exc
-    db = create_engine(url)
-    sessions = session_factory(db)
-    store = open_store(db)
-    checkpointer = start_checkpointer(db.dialect, db.url.database)
-
     secret = settings.jwt_secret
     if not secret:
         secret, created = load_or_create_secret(settings.data_dir)
@@ -67,92 +71,104 @@ async def build_application(settings: Settings) -> Application:
             "created" if created else "using",
             settings.data_dir / "jwt_secret",
         )
-
-    try:
-        broker = create_broker(settings.redis_url)
-    except ValueError as exc:
-        raise StartupError(str(exc)) from exc
-
-    metrics = ChatMetrics()
-    delivered = metrics.delivered.labels("messages.onMessage")
     # Everything shared through Redis is namespaced by the database: two deployments
     # on one Redis server (whose pub/sub ignores the db number) never see each other.
     namespace = settings.redis_namespace or hashlib.sha256(_describe(url).encode()).hexdigest()[:12]
-    hub = RoomHub(broker, store, on_dispatch=delivered.inc, namespace=f"{namespace}:")
-    guard = SessionGuard(
-        broker,
-        lambda session_id: signins.is_live(sessions, session_id),
-        lambda session_ids: signins.ended_among(sessions, session_ids),
-        grace=settings.token_grace_seconds,
-        namespace=f"{namespace}:",
-    )
-    await guard.start()
-    presence: PresenceStore
-    limiter: RateLimiter
-    redis_client: Any = None
-    if settings.redis_url:
-        # Scale-out: presence and rate limits are shared by every process.
-        from redis.asyncio import Redis
 
-        from wirechat.chat.shared_state import RedisPresence, RedisRateLimiter
-
-        redis_client = Redis.from_url(
-            settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
-        )
-        shared = RedisPresence(redis_client, on_change=hub.publish_presence, namespace=namespace)
-        shared.start()
-        presence = shared
-        limiter = RedisRateLimiter(
-            redis_client,
-            settings.rate_limit_messages,
-            settings.rate_limit_window_seconds,
-            namespace=namespace,
-        )
-    else:
-        presence = MemoryPresence()
-        limiter = MemoryRateLimiter(
-            settings.rate_limit_messages, settings.rate_limit_window_seconds
-        )
-    deps = Deps(
-        sessions=sessions,
-        store=store,
-        hasher=PasswordHasher(
-            time_cost=settings.argon2_time_cost,
-            memory_cost=settings.argon2_memory_cost,
-            parallelism=settings.argon2_parallelism,
-        ),
-        tokens=TokenService(secret, settings.jwt_expires_in),
-        hub=hub,
-        presence=presence,
-        limiter=limiter,
-        metrics=metrics,
-        users=UserCache(sessions),
-        guard=guard,
-        refresh_expires_in=settings.refresh_expires_in,
-    )
-    engine = Engine(app_router, ContextFactory(deps), is_dev=settings.dev_mode, observer=metrics)
-
-    async def database_ready() -> bool:
-        async with db.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-
-    async def aclose() -> None:
-        await guard.aclose()
-        await hub.aclose()
-        await presence.aclose()
-        await broker.aclose()
-        if redis_client is not None:
-            await redis_client.aclose()
-        await store.aclose()
-        await db.dispose()
+    async with AsyncExitStack() as stack:
+        db = create_engine(url)
+        checkpointer = start_checkpointer(db.dialect, db.url.database)
         if checkpointer is not None:
-            checkpointer.stop()
+            stack.callback(checkpointer.stop)
+        stack.push_async_callback(db.dispose)
+        sessions = session_factory(db)
+        store = open_store(db)
+        stack.push_async_callback(store.aclose)
+        broker = _broker(settings)
+        stack.push_async_callback(broker.aclose)
 
-    return Application(
-        engine=engine,
-        ready_checks={"database": database_ready, "broker": broker.ping},
-        aclose=aclose,
-        registry=metrics.registry,
-        on_connections_change=metrics.connections_changed,
-    )
+        metrics = ChatMetrics()
+        delivered = metrics.delivered.labels("messages.onMessage")
+        hub = RoomHub(broker, store, on_dispatch=delivered.inc, namespace=f"{namespace}:")
+        guard = SessionGuard(
+            broker,
+            lambda session_id: signins.is_live(sessions, session_id),
+            lambda session_ids: signins.ended_among(sessions, session_ids),
+            grace=settings.token_grace_seconds,
+            namespace=f"{namespace}:",
+        )
+        await guard.start()
+        stack.push_async_callback(guard.aclose)
+        presence: PresenceStore
+        limiter: RateLimiter
+        if settings.redis_url:
+            # Scale-out: presence and rate limits are shared by every process.
+            from redis.asyncio import Redis
+
+            from wirechat.chat.shared_state import RedisPresence, RedisRateLimiter
+
+            redis_client: Any = Redis.from_url(
+                settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
+            )
+            stack.push_async_callback(redis_client.aclose)
+            shared = RedisPresence(
+                redis_client, on_change=hub.publish_presence, namespace=namespace
+            )
+            shared.start()
+            presence = shared
+            limiter = RedisRateLimiter(
+                redis_client,
+                settings.rate_limit_messages,
+                settings.rate_limit_window_seconds,
+                namespace=namespace,
+            )
+        else:
+            presence = MemoryPresence()
+            limiter = MemoryRateLimiter(
+                settings.rate_limit_messages, settings.rate_limit_window_seconds
+            )
+        stack.push_async_callback(presence.aclose)
+        stack.push_async_callback(hub.aclose)
+
+        deps = Deps(
+            sessions=sessions,
+            store=store,
+            hasher=PasswordHasher(
+                time_cost=settings.argon2_time_cost,
+                memory_cost=settings.argon2_memory_cost,
+                parallelism=settings.argon2_parallelism,
+            ),
+            tokens=TokenService(secret, settings.jwt_expires_in),
+            hub=hub,
+            presence=presence,
+            limiter=limiter,
+            metrics=metrics,
+            users=UserCache(sessions),
+            guard=guard,
+            refresh_expires_in=settings.refresh_expires_in,
+        )
+        engine = Engine(
+            app_router, ContextFactory(deps), is_dev=settings.dev_mode, observer=metrics
+        )
+
+        async def database_ready() -> bool:
+            async with db.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+
+        return Application(
+            engine=engine,
+            ready_checks={"database": database_ready, "broker": broker.ping},
+            # Built: the resources now live until the server closes the application.
+            aclose=stack.pop_all().aclose,
+            registry=metrics.registry,
+            on_connections_change=metrics.connections_changed,
+        )
+    raise AssertionError("unreachable")
+
+
+def _broker(settings: Settings) -> Broker:
+    try:
+        return create_broker(settings.redis_url)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from exc
