@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(50, gt=0)
     max_subscriptions_per_connection: int = Field(100, gt=0)
     max_buffered_bytes: int = Field(8 * 1024 * 1024, gt=0)
+    """Output produced for one connection (WebSocket, SSE or JSONL) and not yet read."""
+    max_stream_setups_per_connection: int = Field(10, gt=0)
+    """Subscriptions being set up at once on one connection (over it: TOO_MANY_REQUESTS)."""
     rate_limit_messages: int = Field(30, gt=0)
     rate_limit_window_seconds: float = Field(10.0, gt=0)
     ws_ping_interval_seconds: float = Field(30.0, gt=0)

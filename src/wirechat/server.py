@@ -23,7 +23,7 @@ import uvicorn
 from .application import AppFactory, Application, StartupError
 from .config import Settings
 from .page import ChatPage
-from .rpc import HTTPHandler, SSEOptions, TRPCASGIApp, WSLimits, WSServer
+from .rpc import HTTPHandler, Limits, SSEOptions, TRPCASGIApp, WSServer
 from .web import build_http_app
 
 __all__ = ["AppFactory", "Application", "StartupError", "load_factory", "serve"]
@@ -93,21 +93,22 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     gc.collect()
     gc.freeze()
 
-    handler = HTTPHandler(
-        application.engine,
-        max_batch_size=settings.max_batch_size,
-        sse=SSEOptions(
-            ping_ms=settings.sse_ping_ms,
-            reconnect_after_inactivity_ms=settings.sse_reconnect_after_inactivity_ms,
-        ),
-    )
-    limits = WSLimits(
+    limits = Limits(
         max_message_bytes=settings.max_ws_message_bytes,
         max_batch_size=settings.max_batch_size,
         max_subscriptions=settings.max_subscriptions_per_connection,
         max_buffered_bytes=settings.max_buffered_bytes,
+        max_stream_setups=settings.max_stream_setups_per_connection,
         ping_interval=settings.ws_ping_interval_seconds,
         pong_timeout=settings.ws_pong_timeout_seconds,
+    )
+    handler = HTTPHandler(
+        application.engine,
+        limits=limits,
+        sse=SSEOptions(
+            ping_ms=settings.sse_ping_ms,
+            reconnect_after_inactivity_ms=settings.sse_reconnect_after_inactivity_ms,
+        ),
     )
     trpc = TRPCASGIApp(handler, max_body_bytes=settings.max_body_bytes, ws_limits=limits)
     ws_server: WSServer | None = None

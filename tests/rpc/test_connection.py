@@ -140,7 +140,7 @@ async def test_ws_end_subscriptions_without_an_error_closes_the_socket(app: App)
     session.end_subscriptions()
     assert peer.closed == [(CloseCode.NORMAL, "subscriptions ended")]
     await session.aclose()
-    assert app.feed_closed == 1
+    await until(lambda: app.feed_closed == 1)
 
 
 async def test_ws_close_callbacks_run_once_when_the_socket_is_gone(app: App) -> None:

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from .codec import UNDEFINED, dumps
-from .context import RequestInfo
-from .engine import Engine
+from .codec import dumps
 from .errors import RPCError
-from .push import PushSource, iterate_push
+from .limits import Outbox
+from .push import StreamClosed, is_stream
+from .runner import PreparedCall, Runner
 from .tracked import Tracked
-
-if TYPE_CHECKING:
-    from .http import PreparedCall
 
 __all__ = ["JSONL_HEADERS", "jsonl_stream"]
 
@@ -33,33 +31,41 @@ JSONL_HEADERS: tuple[tuple[str, str], ...] = (
     ("vary", "trpc-accept, accept"),
 )
 
+logger = logging.getLogger("wirechat.rpc")
+
 _PROMISE_FULFILLED = 0
 _ITERABLE = 1
 _ITER_YIELD, _ITER_RETURN, _ITER_ERROR = 1, 0, 2
 _PING = b" "
 
 
-def _encoded(value: Any) -> list[Any]:
-    """An EncodedValue: ``[[value]]``, or ``[[]]`` for undefined.
+def _encoded(data: bytes | None) -> list[Any]:
+    """An EncodedValue around already encoded JSON: ``[[value]]``, or ``[[]]`` for undefined."""
+    return [[]] if data is None else [[orjson.Fragment(data)]]
 
-    The value is encoded here, so a value that is not JSON-serializable raises
-    TypeError for its own call instead of breaking the whole response.
-    """
-    if isinstance(value, Tracked):
-        value = {"id": value.id, "data": value.data}
-    return [[]] if value is UNDEFINED else [[orjson.Fragment(dumps(value))]]
+
+def _encoded_item(runner: Runner[Any], item: Any, path: str) -> list[Any]:
+    """One yielded value; a tracked one is ``{"id", "data"}`` as in tRPC's jsonl stream."""
+    if isinstance(item, Tracked):
+        item = {"id": item.id, "data": item.data}
+    return _encoded(runner.encode(item, path))
 
 
 async def jsonl_stream(
-    engine: Engine[Any],
+    runner: Runner[Any],
     calls: Sequence[PreparedCall],
-    info: RequestInfo,
     ping_ms: int | None = None,
+    max_buffered_bytes: int = 8 * 1024 * 1024,
 ) -> AsyncIterator[bytes]:
-    """Yield the lines of a streamed batch response."""
+    """Yield the lines of a streamed batch response.
+
+    Lines wait in an :class:`Outbox` of ``max_buffered_bytes``; a client reading
+    slower than that is cut (the response ends) and every call is cancelled.
+    """
+    engine = runner.engine
     yield dumps({str(c.index): [[0], [None, 0, c.index]] for c in calls}) + b"\n"
 
-    lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+    lines = Outbox(max_buffered_bytes)
     next_chunk = len(calls)
 
     def allocate() -> int:
@@ -68,79 +74,66 @@ async def jsonl_stream(
         return next_chunk - 1
 
     def put(chunk: list[Any]) -> None:
-        lines.put_nowait(dumps(chunk) + b"\n")
+        if not lines.closed and not lines.put(dumps(chunk) + b"\n"):
+            task.cancel()
 
-    context_error: RPCError | None = None
-    ctx: Any = None
-    try:
-        ctx = await engine.create_context(info)
-    except RPCError as err:
-        context_error = err
+    await runner.open()
+
+    def fail(call: PreparedCall, error: RPCError) -> None:
+        shape = engine.error_shape(error, call.path)
+        put([call.index, _PROMISE_FULFILLED, [[{"error": shape}]]])
 
     async def run(call: PreparedCall) -> None:
-        error = call.error or context_error
-        if error is None:
-            assert call.procedure is not None
-            try:
-                result = await engine.call(
-                    call.procedure, call.path, ctx, info, call.raw_input, call.index
-                )
-            except RPCError as err:
-                error = err
-        if error is not None:
-            shape = engine.error_shape(error, call.path)
-            put([call.index, _PROMISE_FULFILLED, [[{"error": shape}]]])
-            return
-        if isinstance(result, PushSource):
-            result = iterate_push(result)
-        if not hasattr(result, "__aiter__"):
-            try:
-                value = _encoded(result)
-            except TypeError as exc:
-                # Not JSON-serializable: a server fault for this call only.
-                put(
-                    [call.index, _PROMISE_FULFILLED, [[{"error": engine.shape_of(exc, call.path)}]]]
-                )
-                return
-            result_chunk = allocate()
-            put([call.index, _PROMISE_FULFILLED, [[{"result": 0}], ["result", 0, result_chunk]]])
-            data_chunk = allocate()
-            put([result_chunk, _PROMISE_FULFILLED, [[{"data": 0}], ["data", 0, data_chunk]]])
-            put([data_chunk, _PROMISE_FULFILLED, value])
+        try:
+            result = await runner.call(call)
+            if not is_stream(result):
+                value = _encoded(runner.encode(result, call.path))
+        except RPCError as err:
+            fail(call, err)
             return
         result_chunk = allocate()
         put([call.index, _PROMISE_FULFILLED, [[{"result": 0}], ["result", 0, result_chunk]]])
         data_chunk = allocate()
         put([result_chunk, _PROMISE_FULFILLED, [[{"data": 0}], ["data", 0, data_chunk]]])
+        if not is_stream(result):
+            put([data_chunk, _PROMISE_FULFILLED, value])
+            return
         items_chunk = allocate()
         put([data_chunk, _PROMISE_FULFILLED, [[0], [None, _ITERABLE, items_chunk]]])
+
+        def emit(item: Any) -> None:
+            if lines.closed:
+                raise StreamClosed
+            put([items_chunk, _ITER_YIELD, _encoded_item(runner, item, call.path)])
+
         try:
-            async for item in result:
-                put([items_chunk, _ITER_YIELD, _encoded(item)])
-        except Exception as exc:
-            put([items_chunk, _ITER_ERROR, engine.shape_of(exc, call.path)])
+            await runner.pump(call.path, result, emit)
+        except RPCError as err:
+            put([items_chunk, _ITER_ERROR, engine.error_shape(err, call.path)])
         else:
-            put([items_chunk, _ITER_RETURN, _encoded(UNDEFINED)])
+            put([items_chunk, _ITER_RETURN, [[]]])
 
     async def run_all() -> None:
         try:
             await asyncio.gather(*(run(call) for call in calls))
         finally:
-            lines.put_nowait(None)
+            lines.close()
 
-    runner = asyncio.ensure_future(run_all())
+    task = asyncio.ensure_future(run_all())
     timeout = ping_ms / 1000 if ping_ms else None
     try:
         while True:
             try:
-                line = await asyncio.wait_for(lines.get(), timeout)
+                line = await lines.get(timeout)
             except TimeoutError:
                 yield _PING
                 continue
             if line is None:
+                if lines.overflowed:
+                    logger.warning("JSONL response: client too slow, ending it")
                 break
             yield line
     finally:
-        runner.cancel()
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await runner
+            await task

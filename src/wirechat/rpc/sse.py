@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .codec import dumps
 from .connection import Connection
-from .context import RequestInfo
 from .engine import Engine
 from .errors import RPCError
-from .push import PushSource, iterate_push
+from .limits import Outbox
+from .push import StreamClosed
+from .runner import PreparedCall, Runner
 from .tracked import Tracked
-
-if TYPE_CHECKING:
-    from .http import PreparedCall
 
 __all__ = ["SSE_HEADERS", "SSEConnection", "SSEOptions", "sse_event", "sse_stream"]
 
@@ -38,6 +37,8 @@ SSE_HEADERS: tuple[tuple[str, str], ...] = (
     ("connection", "keep-alive"),
     ("vary", "trpc-accept, accept"),
 )
+
+logger = logging.getLogger("wirechat.rpc")
 
 _PING = b"event: ping\ndata: \n\n\n"
 _RETURN = b"event: return\ndata: \n\n\n"
@@ -62,13 +63,20 @@ class SSEOptions:
 
 
 class SSEConnection(Connection):
-    """One SSE stream's :class:`Connection` handle (``info.connection`` of its call)."""
+    """One SSE stream's :class:`Connection` handle (``info.connection`` of its call).
 
-    __slots__ = ("_callbacks", "_gone", "ended")
+    An ending asked for before the stream is producing (during its set-up) is applied
+    as soon as it is.
+    """
 
-    def __init__(self) -> None:
-        self.ended: asyncio.Future[RPCError | None] = asyncio.get_running_loop().create_future()
-        """Set by :meth:`end_subscriptions`: the error to send, or None to just close."""
+    __slots__ = ("_callbacks", "_ending", "_engine", "_gone", "_outbox", "_path", "_producer")
+
+    def __init__(self, engine: Engine[Any], path: str) -> None:
+        self._engine = engine
+        self._path = path
+        self._ending: tuple[RPCError | None] | None = None
+        self._outbox: Outbox | None = None
+        self._producer: asyncio.Future[None] | None = None
         self._callbacks: list[Callable[[], None]] = []
         self._gone = False
 
@@ -76,8 +84,9 @@ class SSEConnection(Connection):
         """A stream makes no later calls: nothing to switch."""
 
     def end_subscriptions(self, error: RPCError | None = None) -> None:
-        if not self.ended.done():
-            self.ended.set_result(error)
+        if self._ending is None and not self._gone:
+            self._ending = (error,)
+            self._apply()
 
     def on_close(self, callback: Callable[[], None]) -> None:
         if self._gone:
@@ -85,12 +94,33 @@ class SSEConnection(Connection):
         else:
             self._callbacks.append(callback)
 
+    def bind(self, outbox: Outbox, producer: asyncio.Future[None]) -> None:
+        """The stream is producing into ``outbox`` (called by :func:`sse_stream`)."""
+        self._outbox, self._producer = outbox, producer
+        self._apply()
+
     def gone(self) -> None:
         """The stream is over: run the close callbacks (called by :func:`sse_stream`)."""
         self._gone = True
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
-            callback()
+            try:
+                callback()
+            except Exception:
+                logger.exception("close callback failed")
+
+    def _apply(self) -> None:
+        if self._ending is None or self._outbox is None or self._producer is None:
+            return
+        (error,) = self._ending
+        if error is not None:
+            shape = self._engine.error_shape(error, self._path)
+            self._outbox.put(sse_event(dumps(shape), event=b"serialized-error"))
+        # Without an error: closed without `return`, so the client reconnects.
+        self._outbox.close()
+        # Cancelled once it has started, never before: a stream that never ran would
+        # not release what its set-up attached (its clean-up is in its own `finally`).
+        asyncio.get_running_loop().call_soon(self._producer.cancel)
 
 
 def sse_event(data: bytes, *, event: bytes | None = None, id: bytes | None = None) -> bytes:
@@ -106,9 +136,19 @@ def sse_event(data: bytes, *, event: bytes | None = None, id: bytes | None = Non
 
 
 async def sse_stream(
-    engine: Engine[Any], call: PreparedCall, info: RequestInfo, options: SSEOptions
+    runner: Runner[Any],
+    call: PreparedCall,
+    options: SSEOptions,
+    max_buffered_bytes: int = 8 * 1024 * 1024,
 ) -> AsyncIterator[bytes]:
-    """Run one subscription call and yield its event stream."""
+    """Run one subscription call and yield its event stream.
+
+    Events are encoded as the stream produces them into an :class:`Outbox` of
+    ``max_buffered_bytes``; a client reading slower than that is cut (the stream
+    ends without ``return``, so it resumes with Last-Event-ID) and production
+    stops at once.
+    """
+    engine = runner.engine
     connected: dict[str, Any] = {}
     if options.reconnect_after_inactivity_ms is not None:
         connected["reconnectAfterInactivityMs"] = options.reconnect_after_inactivity_ms
@@ -116,86 +156,92 @@ async def sse_stream(
     # Set the subscription up before `connected`: the client treats `connected` as
     # started, so whatever the procedure attaches to (a broker) must already be in
     # place, or an event published right after would be lost.
-    assert call.procedure is not None
-    connection = SSEConnection()
-    info = replace(info, connection=connection)
-    iterator: Any = None
-    pending: asyncio.Future[Any] | None = None
+    connection = SSEConnection(engine, call.path)
+    runner.info = replace(runner.info, connection=connection)
+    producer: asyncio.Future[None] | None = None
     try:
+        await runner.open()
         try:
-            ctx = await engine.create_context(info)
-            iterator = await engine.call(call.procedure, call.path, ctx, info, call.raw_input)
+            stream = await runner.call(call)
         except RPCError as err:
             yield sse_event(dumps(connected), event=b"connected")
             yield sse_event(dumps(engine.error_shape(err, call.path)), event=b"serialized-error")
             return
-        yield sse_event(dumps(connected), event=b"connected")
-
-        if isinstance(iterator, PushSource):
-            iterator = iterate_push(iterator)
-        known_id = call.raw_input.last_event_id
+        outbox = Outbox(max_buffered_bytes)
+        producer = asyncio.ensure_future(
+            _produce(runner, call.path, stream, call.raw_input.last_event_id, outbox)
+        )
+        connection.bind(outbox, producer)
         deadline = (
             time.monotonic() + options.max_duration_ms / 1000 if options.max_duration_ms else None
         )
-        source = aiter(iterator)
-        ended = connection.ended
+        ping = options.ping_ms / 1000 if options.ping_ms is not None else None
+        yield sse_event(dumps(connected), event=b"connected")
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(source))
-            timeout = options.ping_ms / 1000 if options.ping_ms is not None else None
+            timeout = ping
             if deadline is not None:
                 remaining = max(deadline - time.monotonic(), 0.0)
                 timeout = remaining if timeout is None else min(timeout, remaining)
-            done, _ = await asyncio.wait(
-                {pending, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            if ended.done():
-                # Ended by the application: with an error the client gives up (no retry
-                # for a non-5xx code); without one it reconnects and resumes.
-                error = ended.result()
-                if error is not None:
-                    yield sse_event(
-                        dumps(engine.error_shape(error, call.path)), event=b"serialized-error"
-                    )
-                return
-            if not done:
+            try:
+                chunk = await outbox.get(timeout)
+            except TimeoutError:
                 # Timers may wake a hair early: within a millisecond is the deadline.
                 if deadline is not None and time.monotonic() >= deadline - 0.001:
                     return
-                if options.ping_ms is not None:
-                    yield _PING
+                yield _PING
                 continue
-            finished, pending = pending, None
-            try:
-                value = finished.result()
-            except StopAsyncIteration:
-                yield _RETURN
+            if chunk is None:
+                if outbox.overflowed:
+                    logger.warning("SSE stream %s: client too slow, ending it", call.path)
                 return
-            except Exception as exc:
-                yield _error_event(engine, exc, call.path)
-                return
-            if isinstance(value, Tracked):
-                known_id = value.id
-                yield sse_event(dumps(value.data), id=value.id.encode())
-            elif known_id is not None:
-                # ≥11.2x: a blank id keeps this event untracked, restore-id puts
-                # the browser's remembered id back without a dispatch (§2.2 row 7).
-                yield sse_event(dumps(value), id=b"") + sse_event(
-                    b"", event=b"restore-id", id=known_id.encode()
-                )
-            else:
-                yield sse_event(dumps(value))
+            yield chunk
     finally:
         connection.gone()
-        if pending is not None:
-            pending.cancel()
+        if producer is not None:
+            producer.cancel()
             with contextlib.suppress(BaseException):
-                await pending
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
+                await producer
 
 
-def _error_event(engine: Engine[Any], exc: Exception, path: str) -> bytes:
-    return sse_event(dumps(engine.shape_of(exc, path)), event=b"serialized-error")
+async def _produce(
+    runner: Runner[Any], path: str, stream: Any, known_id: str | None, outbox: Outbox
+) -> None:
+    """Encode every value of ``stream`` into ``outbox`` as SSE events, then ``return``
+    or ``serialized-error``; stops the moment the outbox refuses more."""
+    task = asyncio.current_task()
+    assert task is not None
+
+    def emit(value: Any) -> None:
+        nonlocal known_id
+        if outbox.closed:
+            raise StreamClosed
+        if isinstance(value, Tracked):
+            known_id = value.id
+            chunk = sse_event(_json(runner, value.data, path), id=value.id.encode())
+        elif known_id is not None:
+            # ≥11.2x: a blank id keeps this event untracked, restore-id puts
+            # the browser's remembered id back without a dispatch (§2.2 row 7).
+            chunk = sse_event(_json(runner, value, path), id=b"") + sse_event(
+                b"", event=b"restore-id", id=known_id.encode()
+            )
+        else:
+            chunk = sse_event(_json(runner, value, path))
+        if not outbox.put(chunk):
+            task.cancel()
+            raise StreamClosed
+
+    try:
+        await runner.pump(path, stream, emit)
+    except RPCError as err:
+        outbox.put(
+            sse_event(dumps(runner.engine.error_shape(err, path)), event=b"serialized-error")
+        )
+    else:
+        outbox.put(_RETURN)
+    finally:
+        outbox.close()
+
+
+def _json(runner: Runner[Any], value: Any, path: str) -> bytes:
+    data = runner.encode(value, path)
+    return b"" if data is None else data
