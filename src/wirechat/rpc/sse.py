@@ -114,8 +114,7 @@ class SSEConnection(Connection):
             return
         (error,) = self._ending
         if error is not None:
-            shape = self._engine.error_shape(error, self._path)
-            self._outbox.put(sse_event(dumps(shape), event=b"serialized-error"))
+            self._outbox.put(_error_event(self._engine, error, self._path))
         # Without an error: closed without `return`, so the client reconnects.
         self._outbox.close()
         # Cancelled once it has started, never before: a stream that never ran would
@@ -148,7 +147,6 @@ async def sse_stream(
     ends without ``return``, so it resumes with Last-Event-ID) and production
     stops at once.
     """
-    engine = runner.engine
     connected: dict[str, Any] = {}
     if options.reconnect_after_inactivity_ms is not None:
         connected["reconnectAfterInactivityMs"] = options.reconnect_after_inactivity_ms
@@ -156,6 +154,7 @@ async def sse_stream(
     # Set the subscription up before `connected`: the client treats `connected` as
     # started, so whatever the procedure attaches to (a broker) must already be in
     # place, or an event published right after would be lost.
+    engine = runner.engine
     connection = SSEConnection(engine, call.path)
     runner.info = replace(runner.info, connection=connection)
     producer: asyncio.Future[None] | None = None
@@ -165,7 +164,7 @@ async def sse_stream(
             stream = await runner.call(call)
         except RPCError as err:
             yield sse_event(dumps(connected), event=b"connected")
-            yield sse_event(dumps(engine.error_shape(err, call.path)), event=b"serialized-error")
+            yield _error_event(engine, err, call.path)
             return
         outbox = Outbox(max_buffered_bytes)
         producer = asyncio.ensure_future(
@@ -233,13 +232,16 @@ async def _produce(
     try:
         await runner.pump(path, stream, emit)
     except RPCError as err:
-        outbox.put(
-            sse_event(dumps(runner.engine.error_shape(err, path)), event=b"serialized-error")
-        )
+        outbox.put(_error_event(runner.engine, err, path))
     else:
         outbox.put(_RETURN)
     finally:
         outbox.close()
+
+
+def _error_event(engine: Engine[Any], err: RPCError, path: str) -> bytes:
+    payload = engine.error_payload(engine.error_shape(err, path))
+    return sse_event(dumps(payload), event=b"serialized-error")
 
 
 def _json(runner: Runner[Any], value: Any, path: str) -> bytes:
