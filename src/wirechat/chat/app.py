@@ -32,7 +32,7 @@ from wirechat.config import Settings
 from wirechat.db.migrate import upgrade
 from wirechat.db.session import create_engine, default_sqlite_url, session_factory
 from wirechat.db.sqlite import start_checkpointer
-from wirechat.rpc import Engine
+from wirechat.rpc import Engine, SuperJSON
 
 __all__ = ["build_application"]
 
@@ -135,7 +135,11 @@ async def build_application(settings: Settings) -> Application:
             users=UserCache(sessions),
         )
         engine = Engine(
-            app_router, ContextFactory(deps), is_dev=settings.dev_mode, observer=metrics
+            app_router,
+            ContextFactory(deps),
+            is_dev=settings.dev_mode,
+            observer=metrics,
+            transformer=SuperJSON() if settings.transformer == "superjson" else None,
         )
 
         async def database_ready() -> bool:

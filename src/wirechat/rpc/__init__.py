@@ -29,6 +29,7 @@ from .procedure import Procedure, ProcedureBuilder
 from .push import Emit, PushSource, StreamClosed, iterate_push
 from .router import Router
 from .tracked import Tracked, tracked
+from .transformer import SuperJSON, Transformer
 from .wiretype import WireType
 
 if TYPE_CHECKING:
@@ -59,8 +60,10 @@ __all__ = [
     "Router",
     "SSEOptions",
     "StreamClosed",
+    "SuperJSON",
     "TRPCASGIApp",
     "Tracked",
+    "Transformer",
     "WSServer",
     "WireType",
     "init_rpc",

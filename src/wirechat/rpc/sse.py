@@ -84,7 +84,6 @@ async def sse_stream(
     ends without ``return``, so it resumes with Last-Event-ID) and production
     stops at once.
     """
-    engine = runner.engine
     connected: dict[str, Any] = {}
     if options.reconnect_after_inactivity_ms is not None:
         connected["reconnectAfterInactivityMs"] = options.reconnect_after_inactivity_ms
@@ -97,7 +96,7 @@ async def sse_stream(
         stream = await runner.call(call)
     except RPCError as err:
         yield sse_event(dumps(connected), event=b"connected")
-        yield sse_event(dumps(engine.error_shape(err, call.path)), event=b"serialized-error")
+        yield _error_event(runner, err, call.path)
         return
     outbox = Outbox(max_buffered_bytes)
     producer = asyncio.ensure_future(
@@ -163,13 +162,17 @@ async def _produce(
     try:
         await runner.pump(path, stream, emit)
     except RPCError as err:
-        outbox.put(
-            sse_event(dumps(runner.engine.error_shape(err, path)), event=b"serialized-error")
-        )
+        outbox.put(_error_event(runner, err, path))
     else:
         outbox.put(_RETURN)
     finally:
         outbox.close()
+
+
+def _error_event(runner: Runner[Any], err: RPCError, path: str) -> bytes:
+    engine = runner.engine
+    payload = engine.error_payload(engine.error_shape(err, path))
+    return sse_event(dumps(payload), event=b"serialized-error")
 
 
 def _json(runner: Runner[Any], value: Any, path: str) -> bytes:

@@ -47,6 +47,10 @@ __all__ = ["CloseCode", "WSSession"]
 
 logger = logging.getLogger("wirechat.rpc.ws")
 
+# A broadcast emits one Tracked to every subscriber in a row: its transformed frame
+# tail is kept (event, path, bytes) so it is encoded once (the loop is one thread).
+_last_transformed: list[Any] = [None, None, b""]
+
 _STREAM_REFUSED = (
     "Cannot return an async iterable or observable from a query procedure with WebSockets"
 )
@@ -150,10 +154,9 @@ class WSSession:
 
     def _reject(self, err: RPCError) -> None:
         """createContext failed: id:null error, one error per queued request, close (§3.5)."""
-        self.send(encode_error(None, False, self.engine.error_shape(err)))
+        self.send(self._error_frame(None, False, err))
         for request in self._queued:
-            shape = self.engine.error_shape(err, request.path)
-            self.send(encode_error(request.id, request.jsonrpc, shape))
+            self.send(self._error_frame(request.id, request.jsonrpc, err, request.path))
         self._queued.clear()
         self.close(CloseCode.NORMAL, "")
 
@@ -277,7 +280,7 @@ class WSSession:
             elif isinstance(event, TooManyInBatch):
                 too_many = RPCError(ErrorCode.BAD_REQUEST, "Batch call exceeds maximum size")
                 for rid in event.ids or (None,):
-                    self.send(encode_error(rid, False, self.engine.error_shape(too_many)))
+                    self.send(self._error_frame(rid, False, too_many))
 
     def _on_connection_params(self, params: ConnectionParams) -> None:
         info = self.info
@@ -286,7 +289,7 @@ class WSSession:
         )
 
     def _send_invalid(self, err: RPCError) -> None:
-        self.send(encode_error(None, False, self.engine.error_shape(err)))
+        self.send(self._error_frame(None, False, err))
 
     # -- calls ---------------------------------------------------------------------
 
@@ -325,8 +328,13 @@ class WSSession:
         task.add_done_callback(self._calls.discard)
 
     def _send_call_error(self, request: Request, err: RPCError) -> None:
-        shape = self.engine.error_shape(err, request.path)
-        self.send(encode_error(request.id, request.jsonrpc, shape))
+        self.send(self._error_frame(request.id, request.jsonrpc, err, request.path))
+
+    def _error_frame(
+        self, rid: Any, jsonrpc: bool, err: RPCError, path: str | None = None
+    ) -> bytes:
+        engine = self.engine
+        return encode_error(rid, jsonrpc, engine.error_payload(engine.error_shape(err, path)))
 
     async def _run_call(self, request: Request, call: PreparedCall) -> None:
         assert self._runner is not None
@@ -359,7 +367,7 @@ class WSSession:
                 return
             self.send(encode_result(sub.id, sub.jsonrpc, "started"))
             try:
-                await runner.pump(call.path, stream, self._emitter(sub))
+                await runner.pump(call.path, stream, self._emitter(sub, call.path))
             except RPCError as err:
                 self._send_call_error(request, err)
             self._finish(sub)
@@ -368,8 +376,10 @@ class WSSession:
             self._finish(sub)
             raise
 
-    def _emitter(self, sub: _Subscription) -> Callable[[Any], None]:
+    def _emitter(self, sub: _Subscription, path: str) -> Callable[[Any], None]:
         """Encode and send one value of ``sub`` (payloads already encoded are spliced in)."""
+        if self.engine.transformer is not None:
+            return self._transformed_emitter(sub, path)
         prefix = sub.prefix
         subscriptions = self._subscriptions
         send = self.send
@@ -383,6 +393,32 @@ class WSSession:
                 send(encode_result(sub.id, sub.jsonrpc, "data"))
             else:
                 send(encode_data(prefix, dumps(value)))
+
+        return emit
+
+    def _transformed_emitter(self, sub: _Subscription, path: str) -> Callable[[Any], None]:
+        """As :meth:`_emitter`, through the transformer: a tracked event's ``data`` is the
+        transformed ``{id, data}``, as tRPC's WebSocket adapter sends it."""
+        transformer = self.engine.transformer
+        assert transformer is not None
+        dates = self.engine.output_dates(path)
+        tracked_dates = None if dates is None else {"data": dates}
+        prefix = sub.prefix
+        subscriptions = self._subscriptions
+        send = self.send
+        last = _last_transformed
+
+        def emit(value: Any) -> None:
+            if subscriptions.get(sub.id) is not sub:
+                raise StreamClosed
+            if isinstance(value, Tracked):
+                if last[0] is not value or last[1] != path:
+                    event = {"id": value.id, "data": value.data}
+                    body = dumps(transformer.serialize(event, tracked_dates))
+                    last[:] = [value, path, body + b',"id":' + dumps(value.id) + b"}}"]
+                send(prefix + last[2])
+            else:
+                send(encode_data(prefix, dumps(transformer.serialize(value, dates))))
 
         return emit
 
