@@ -648,15 +648,13 @@ def capacity(ctx: Ctx, wanted: int, per_proc: int) -> dict[str, Any]:
     per_proc = min(per_proc, ports - 1000)
     workers = max(1, -(-wanted // per_proc))
     cap = min(wanted, srv_free)
-    bound = (
-        f"server open-files limit {srv_limit} (free: {srv_free})"
-        if srv_free < wanted
-        else "the requested sizes"
-    )
+    bound = "the server's open-files limit" if srv_free < wanted else "the sizes asked for"
     note = (
-        f"connections limited by {bound}; generator: {workers} process(es) x <= {per_proc}"
-        f" sockets (open-files limit {soft}/{hard} each), one loopback source address each"
-        f" ({ports} ephemeral ports {lo}-{hi} per address)"
+        f"{cap:,} connections at most, bound by {bound} (server: open-files limit"
+        f" {srv_limit:,}, room for {srv_free:,} more sockets); generator: {workers}"
+        f" process(es) x <= {per_proc:,} sockets (open-files limit {soft:,}/{hard:,} each),"
+        f" each on its own loopback source address with {ports:,} ephemeral ports"
+        f" ({lo}-{hi})"
     )
     return {"cap": cap, "workers": workers, "note": note, "server_nofile": srv_limit}
 

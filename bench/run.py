@@ -215,7 +215,7 @@ class Case:
 GEN = Metric("gen_cpu_pct", "load generator CPU, % of a core", "{:.0f}")
 
 
-def build_cases(quick: bool) -> list[Case]:
+def build_cases(quick: bool, scale_sizes: list[int] | None = None) -> list[Case]:
     q = quick
     cases: list[Case] = []
     msgs = 300 if q else 2000
@@ -298,7 +298,7 @@ def build_cases(quick: bool) -> list[Case]:
                 fresh_server_per_rep=True,
             )
         )
-    sizes = [2000, 10000] if q else [2000, 5000, 10000, 19000]
+    sizes = scale_sizes or ([2000, 10000] if q else [2000, 5000, 10000, 19000])
     top = sizes[-1]
     at = f"{top // 1000}k"
     per_conn = [
@@ -779,6 +779,11 @@ def main() -> int:
         "--servers", default="wirechat,baseline", help="comma list of wirechat,baseline"
     )
     ap.add_argument("--reps", type=int, default=3, help="repetitions per workload (median)")
+    ap.add_argument(
+        "--connections",
+        default="",
+        help="connection scaling sizes, e.g. 2000,10000,50000,100000 (default 2k,5k,10k,19k)",
+    )
     ap.add_argument("--results", default=os.path.join(BENCH, "RESULTS.md"), help="markdown output")
     args = ap.parse_args()
 
@@ -830,7 +835,8 @@ def main() -> int:
     # baseline first within each repetition, then wirechat
     sides.sort(key=lambda s: 0 if s == "baseline" else 1)
 
-    cases = [c for c in build_cases(args.quick) if c.workload in only]
+    sizes = [int(x) for x in args.connections.split(",") if x.strip()] or None
+    cases = [c for c in build_cases(args.quick, sizes) if c.workload in only]
     say(
         f"servers: {', '.join(sides)}; workloads: {', '.join(c.name for c in cases)}; "
         f"{args.reps} repetitions{' (quick)' if args.quick else ''}"
