@@ -218,6 +218,69 @@ GEN = Metric("gen_cpu_pct", "load generator CPU, % of a core", "{:.0f}")
 def build_cases(quick: bool, scale_sizes: list[int] | None = None) -> list[Case]:
     q = quick
     cases: list[Case] = []
+    # Memory and connection counts first: they are the figures least disturbed by other
+    # load on the machine, CPU and latency figures come after.
+    sizes = scale_sizes or ([2000, 10000] if q else [2000, 5000, 10000, 19000])
+    top = sizes[-1]
+    at = f"{top // 1000}k"
+    per_conn = [
+        Metric("kib_per_conn_10000", "RSS KiB per connection at 10k", "{:.1f}", "", "<= 20")
+    ]
+    if top != 10000:
+        per_conn.append(
+            Metric(f"kib_per_conn_{top}", f"RSS KiB per connection at {at}", "{:.1f}", "", "<= 20")
+        )
+    cases.append(
+        Case(
+            "connection scaling",
+            "scale",
+            ["--sizes", ",".join(map(str, sizes)), "--settle", "3", "--timeout", "120"],
+            [
+                *per_conn,
+                Metric("slope_kib", "RSS slope, KiB per connection (fit)", "{:.1f}"),
+                Metric("r2", "RSS fit r²", "{:.4f}"),
+                Metric(f"rss_mb_{top}", f"server RSS MiB at {at}", "{:.0f}"),
+                Metric(
+                    f"broadcast_ms_{top}", f"one message to {at}: ms until all have it", "{:.0f}"
+                ),
+                Metric(f"deliveries_per_s_{top}", f"one message to {at}: deliveries/s", "{:,.0f}"),
+                Metric(f"lat_p50_ms_{top}", f"one message to {at}: latency p50 ms", "{:.0f}"),
+                Metric(f"lat_p99_ms_{top}", f"one message to {at}: latency p99 ms", "{:.0f}"),
+                Metric(
+                    f"server_cpu_us_per_delivery_{top}",
+                    f"one message to {at}: server CPU us per delivery",
+                    "{:.1f}",
+                ),
+            ],
+            timeout=1800,
+            reps=1,
+        )
+    )
+    rounds = 3 if q else 10
+    cases.append(
+        Case(
+            f"churn {rounds}x10000",
+            "churn",
+            ["--conns", "10000", "--rounds", str(rounds), "--settle", "3"],
+            [
+                Metric(
+                    "rss_return_pct",
+                    "RSS after last round vs before round 1, %",
+                    "{:+.1f}",
+                    "",
+                    "<= 5",
+                ),
+                Metric("peak_rss_mb", "peak server RSS MiB", "{:.0f}"),
+                Metric("fds_delta", "open fds after - before", "{:+.0f}"),
+                Metric("asyncio_tasks_delta", "asyncio tasks after - before", "{:+.0f}"),
+                Metric("room_listeners_delta", "hub listeners after - before", "{:+.0f}"),
+                Metric("presence_entries_delta", "presence entries after - before", "{:+.0f}"),
+            ],
+            timeout=3600,
+            reps=1,
+            sides=["wirechat"],
+        )
+    )
     msgs = 300 if q else 2000
     for subs in [50, 200] if q else [100, 1000]:
         cases.append(
@@ -298,67 +361,6 @@ def build_cases(quick: bool, scale_sizes: list[int] | None = None) -> list[Case]
                 fresh_server_per_rep=True,
             )
         )
-    sizes = scale_sizes or ([2000, 10000] if q else [2000, 5000, 10000, 19000])
-    top = sizes[-1]
-    at = f"{top // 1000}k"
-    per_conn = [
-        Metric("kib_per_conn_10000", "RSS KiB per connection at 10k", "{:.1f}", "", "<= 20")
-    ]
-    if top != 10000:
-        per_conn.append(
-            Metric(f"kib_per_conn_{top}", f"RSS KiB per connection at {at}", "{:.1f}", "", "<= 20")
-        )
-    cases.append(
-        Case(
-            "connection scaling",
-            "scale",
-            ["--sizes", ",".join(map(str, sizes)), "--settle", "3", "--timeout", "120"],
-            [
-                *per_conn,
-                Metric("slope_kib", "RSS slope, KiB per connection (fit)", "{:.1f}"),
-                Metric("r2", "RSS fit r²", "{:.4f}"),
-                Metric(f"rss_mb_{top}", f"server RSS MiB at {at}", "{:.0f}"),
-                Metric(
-                    f"broadcast_ms_{top}", f"one message to {at}: ms until all have it", "{:.0f}"
-                ),
-                Metric(f"deliveries_per_s_{top}", f"one message to {at}: deliveries/s", "{:,.0f}"),
-                Metric(f"lat_p50_ms_{top}", f"one message to {at}: latency p50 ms", "{:.0f}"),
-                Metric(f"lat_p99_ms_{top}", f"one message to {at}: latency p99 ms", "{:.0f}"),
-                Metric(
-                    f"server_cpu_us_per_delivery_{top}",
-                    f"one message to {at}: server CPU us per delivery",
-                    "{:.1f}",
-                ),
-            ],
-            timeout=1800,
-            reps=1,
-        )
-    )
-    rounds = 3 if q else 10
-    cases.append(
-        Case(
-            f"churn {rounds}x10000",
-            "churn",
-            ["--conns", "10000", "--rounds", str(rounds), "--settle", "3"],
-            [
-                Metric(
-                    "rss_return_pct",
-                    "RSS after last round vs before round 1, %",
-                    "{:+.1f}",
-                    "",
-                    "<= 5",
-                ),
-                Metric("peak_rss_mb", "peak server RSS MiB", "{:.0f}"),
-                Metric("fds_delta", "open fds after - before", "{:+.0f}"),
-                Metric("asyncio_tasks_delta", "asyncio tasks after - before", "{:+.0f}"),
-                Metric("room_listeners_delta", "hub listeners after - before", "{:+.0f}"),
-                Metric("presence_entries_delta", "presence entries after - before", "{:+.0f}"),
-            ],
-            timeout=3600,
-            reps=1,
-            sides=["wirechat"],
-        )
-    )
     subs = 200 if q else 1000
     cases.append(
         Case(
