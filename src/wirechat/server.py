@@ -102,12 +102,12 @@ def display_host(host: str) -> str:
 
 async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     """Run until a signal arrives; returns the exit status."""
-    raise_open_files_limit()
     http_sock = bind(settings.host, settings.port, "PORT")
     ws_sock: socket.socket | None = None
     if settings.ws_enabled:
         ws_sock = bind(settings.host, settings.ws_port, "WS_PORT")
         ws_sock.close()  # picows binds itself; this only proved the port is free
+    raise_open_files_limit()
     application = await (factory or chat_factory())(settings)
     # Everything built so far lives as long as the process: move it out of the
     # collector's way so later collections (pauses in the event loop) scan less.
