@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     """Prefix of this deployment's Redis keys and channels (default: from DATABASE_URL)."""
     jwt_secret: str | None = None
     jwt_expires_in: timedelta = timedelta(days=7)
+    refresh_expires_in: timedelta = timedelta(days=30)
+    token_grace_seconds: float = Field(60.0, ge=0)
+    """How long an open connection keeps working after its token expired unrefreshed."""
     cors_origins: str = "http://localhost:5173"
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_format: Literal["text", "json"] = "text"
@@ -56,6 +59,9 @@ class Settings(BaseSettings):
     """The built chat page served at / (default: ``web/dist`` of the source checkout)."""
     dev_mode: bool = False
     """Development mode: stack traces in error responses. Never in production."""
+    transformer: Literal["none", "superjson"] = "none"
+    """The clients' data transformer: ``superjson`` for clients created with
+    ``transformer: superjson`` (every call, result, event and error is wrapped)."""
 
     # Limits (api.md "Limits").
     max_body_bytes: int = Field(1024 * 1024, gt=0)
@@ -65,7 +71,8 @@ class Settings(BaseSettings):
     max_buffered_bytes: int = Field(8 * 1024 * 1024, gt=0)
     """Output produced for one connection (WebSocket, SSE or JSONL) and not yet read."""
     max_stream_setups_per_connection: int = Field(10, gt=0)
-    """Subscriptions being set up at once on one connection (over it: TOO_MANY_REQUESTS)."""
+    """Subscriptions being set up at once on one connection; more wait (ten times as many
+    waiting: TOO_MANY_REQUESTS)."""
     rate_limit_messages: int = Field(30, gt=0)
     rate_limit_window_seconds: float = Field(10.0, gt=0)
     ws_ping_interval_seconds: float = Field(30.0, gt=0)
@@ -79,12 +86,12 @@ class Settings(BaseSettings):
     argon2_memory_cost: int = Field(65536, ge=8)
     argon2_parallelism: int = Field(4, ge=1)
 
-    @field_validator("jwt_expires_in", mode="before")
+    @field_validator("jwt_expires_in", "refresh_expires_in", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         if isinstance(value, (str, int, float, timedelta)):
             return parse_duration(value)
-        raise ValueError("JWT_EXPIRES_IN must be a duration such as 7d or 3600")
+        raise ValueError("must be a duration such as 7d or 3600")
 
     @property
     def cors_origin_list(self) -> list[str]:

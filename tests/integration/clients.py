@@ -49,6 +49,11 @@ KINDS: dict[str, str] = {
     "auth.register": "mutation",
     "auth.login": "mutation",
     "auth.me": "query",
+    "auth.refresh": "mutation",
+    "auth.useToken": "mutation",
+    "auth.logout": "mutation",
+    "auth.logoutAll": "mutation",
+    "auth.changePassword": "mutation",
     "users.get": "query",
     "rooms.create": "mutation",
     "rooms.openDirect": "mutation",
@@ -58,6 +63,7 @@ KINDS: dict[str, str] = {
     "rooms.leave": "mutation",
     "rooms.addMember": "mutation",
     "rooms.members": "query",
+    "rooms.removeMember": "mutation",
     "messages.send": "mutation",
     "messages.list": "query",
     "messages.edit": "mutation",
@@ -94,6 +100,7 @@ class User:
     username: str
     token: str
     raw: dict[str, Any]
+    refresh_token: str = ""
 
 
 class Api:
@@ -132,7 +139,9 @@ class Api:
         if display_name is not None:
             input["displayName"] = display_name
         result = await self.call("auth.register", input)
-        return User(result["user"]["id"], username, result["token"], result["user"])
+        return User(
+            result["user"]["id"], username, result["token"], result["user"], result["refreshToken"]
+        )
 
     async def room(self, owner: User, *members: User, private: bool = False) -> dict[str, Any]:
         """A new room of ``owner`` with ``members`` added."""

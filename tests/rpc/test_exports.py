@@ -12,6 +12,7 @@ import wirechat.rpc
 EXPECTED = sorted(
     [
         "Call",
+        "Connection",
         "CreateContext",
         "Emit",
         "Engine",
@@ -31,8 +32,10 @@ EXPECTED = sorted(
         "Router",
         "SSEOptions",
         "StreamClosed",
+        "SuperJSON",
         "TRPCASGIApp",
         "Tracked",
+        "Transformer",
         "UNDEFINED",
         "WSServer",
         "WireType",

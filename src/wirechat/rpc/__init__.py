@@ -19,6 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .codec import UNDEFINED
+from .connection import Connection
 from .context import CreateContext, RequestInfo
 from .engine import Engine, ErrorFormatter, Observer
 from .errors import ErrorCode, RPCError
@@ -29,6 +30,7 @@ from .procedure import Procedure, ProcedureBuilder
 from .push import Emit, PushSource, StreamClosed, iterate_push
 from .router import Router
 from .tracked import Tracked, tracked
+from .transformer import SuperJSON, Transformer
 from .wiretype import WireType
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ __all__ = [
     "RPC",
     "UNDEFINED",
     "Call",
+    "Connection",
     "CreateContext",
     "Emit",
     "Engine",
@@ -59,8 +62,10 @@ __all__ = [
     "Router",
     "SSEOptions",
     "StreamClosed",
+    "SuperJSON",
     "TRPCASGIApp",
     "Tracked",
+    "Transformer",
     "WSServer",
     "WireType",
     "init_rpc",

@@ -123,9 +123,8 @@ class HTTPHandler:
     ) -> HTTPResponse:
         """A single-object error for failures before or around the calls (§1.5)."""
         shape = self.engine.error_shape(err)
-        return HTTPResponse(
-            http_status_of(shape, err.code), [*JSON_HEADERS, *headers], dumps({"error": shape})
-        )
+        body = dumps({"error": self.engine.error_payload(shape)})
+        return HTTPResponse(http_status_of(shape, err.code), [*JSON_HEADERS, *headers], body)
 
     def payload_too_large(self, limit: int) -> HTTPResponse:
         return self.error_response(
@@ -256,7 +255,7 @@ class HTTPHandler:
             data = await runner.unary(call, _STREAM_REFUSED)
         except RPCError as error:
             shape: ErrorShape = self.engine.error_shape(error, call.path)
-            return http_status_of(shape, error.code), {"error": shape}
+            return http_status_of(shape, error.code), {"error": self.engine.error_payload(shape)}
         if data is None:
             return 200, {"result": {}}
         return 200, {"result": {"data": orjson.Fragment(data)}}

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .codec import dumps
+from .codec import UNDEFINED, dumps
 from .errors import RPCError
 from .limits import Outbox
 from .push import StreamClosed, is_stream
@@ -44,11 +44,64 @@ def _encoded(data: bytes | None) -> list[Any]:
     return [[]] if data is None else [[orjson.Fragment(data)]]
 
 
-def _encoded_item(runner: Runner[Any], item: Any, path: str) -> list[Any]:
-    """One yielded value; a tracked one is ``{"id", "data"}`` as in tRPC's jsonl stream."""
-    if isinstance(item, Tracked):
-        item = {"id": item.id, "data": item.data}
-    return _encoded(runner.encode(item, path))
+class _Lines:
+    """Encodes the lines of one response: plain JSON, or with a transformer each whole
+    line through it, as tRPC's producer does."""
+
+    __slots__ = ("runner", "transformer")
+
+    def __init__(self, runner: Runner[Any]) -> None:
+        self.runner = runner
+        self.transformer = runner.engine.transformer
+
+    def line(self, chunk: list[Any] | dict[str, Any]) -> bytes:
+        if self.transformer is None:
+            return dumps(chunk) + b"\n"
+        return dumps(self.transformer.serialize(chunk)) + b"\n"
+
+    def payload(self, value: Any, path: str) -> Any:
+        """The EncodedValue of one value of ``path`` (a tracked one as ``{"id", "data"}``);
+        raises RPCError when it cannot be encoded, before any chunk is spent on it."""
+        runner = self.runner
+        if isinstance(value, Tracked):
+            value = _TrackedItem(value.id, value.data)
+        if self.transformer is None:
+            data = value.as_dict() if isinstance(value, _TrackedItem) else value
+            return _encoded(runner.encode(data, path))
+        if value is UNDEFINED:
+            return [[]]
+        self.value_line(0, 0, [[value]], path)  # fails now rather than mid-stream
+        return [[value]]
+
+    def value_line(self, chunk_id: int, status: int, payload: Any, path: str) -> bytes:
+        """The line of a chunk carrying a :meth:`payload`."""
+        transformer = self.transformer
+        if transformer is None or payload == [[]]:
+            return self.line([chunk_id, status, payload])
+        value = payload[0][0]
+        dates = self.runner.engine.output_dates(path)
+        if isinstance(value, _TrackedItem):
+            value = value.as_dict()
+            dates = None if dates is None else {"data": dates}
+        line = [chunk_id, status, [[value]]]
+        tree = None if dates is None else {"2": {"0": {"0": dates}}}
+        try:
+            return dumps(transformer.serialize(line, tree)) + b"\n"
+        except (TypeError, ValueError) as exc:
+            raise self.runner.engine.wrap(exc, path) from exc
+
+
+class _TrackedItem:
+    """A tracked value yielded into a JSONL stream: sent as ``{"id", "data"}``."""
+
+    __slots__ = ("data", "id")
+
+    def __init__(self, id: str, data: Any) -> None:
+        self.id = id
+        self.data = data
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "data": self.data}
 
 
 async def jsonl_stream(
@@ -63,7 +116,8 @@ async def jsonl_stream(
     slower than that is cut (the response ends) and every call is cancelled.
     """
     engine = runner.engine
-    yield dumps({str(c.index): [[0], [None, 0, c.index]] for c in calls}) + b"\n"
+    encoder = _Lines(runner)
+    yield encoder.line({str(c.index): [[0], [None, 0, c.index]] for c in calls})
 
     lines = Outbox(max_buffered_bytes)
     next_chunk = len(calls)
@@ -73,8 +127,9 @@ async def jsonl_stream(
         next_chunk += 1
         return next_chunk - 1
 
-    def put(chunk: list[Any]) -> None:
-        if not lines.closed and not lines.put(dumps(chunk) + b"\n"):
+    def put(chunk: list[Any] | bytes) -> None:
+        data = chunk if isinstance(chunk, bytes) else encoder.line(chunk)
+        if not lines.closed and not lines.put(data):
             task.cancel()
 
     await runner.open()
@@ -87,7 +142,7 @@ async def jsonl_stream(
         try:
             result = await runner.call(call)
             if not is_stream(result):
-                value = _encoded(runner.encode(result, call.path))
+                value = encoder.payload(result, call.path)
         except RPCError as err:
             fail(call, err)
             return
@@ -96,7 +151,7 @@ async def jsonl_stream(
         data_chunk = allocate()
         put([result_chunk, _PROMISE_FULFILLED, [[{"data": 0}], ["data", 0, data_chunk]]])
         if not is_stream(result):
-            put([data_chunk, _PROMISE_FULFILLED, value])
+            put(encoder.value_line(data_chunk, _PROMISE_FULFILLED, value, call.path))
             return
         items_chunk = allocate()
         put([data_chunk, _PROMISE_FULFILLED, [[0], [None, _ITERABLE, items_chunk]]])
@@ -104,7 +159,8 @@ async def jsonl_stream(
         def emit(item: Any) -> None:
             if lines.closed:
                 raise StreamClosed
-            put([items_chunk, _ITER_YIELD, _encoded_item(runner, item, call.path)])
+            payload = encoder.payload(item, call.path)
+            put(encoder.value_line(items_chunk, _ITER_YIELD, payload, call.path))
 
         try:
             await runner.pump(call.path, result, emit)

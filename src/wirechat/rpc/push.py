@@ -63,13 +63,26 @@ class _Done:
         self.error = error
 
 
-async def iterate_push(source: PushSource[Any]) -> AsyncIterator[Any]:
-    """Adapt a push source to an async iterator (SSE, JSONL)."""
+async def iterate_push(source: PushSource[Any], max_pending: int = 10_000) -> AsyncIterator[Any]:
+    """Adapt a push source to an async iterator.
+
+    At most ``max_pending`` values wait for the reader: past that the source is
+    stopped (its ``emit`` raises :class:`StreamClosed`) and the iterator raises
+    OverflowError, rather than holding a slow reader's values without bound.
+    """
     queue: asyncio.Queue[Any] = asyncio.Queue()
+    overflow = OverflowError(f"more than {max_pending} values waiting for a slow reader")
+
+    def emit(value: Any) -> None:
+        if queue.qsize() >= max_pending:
+            raise StreamClosed
+        queue.put_nowait(value)
 
     async def runner() -> None:
         try:
-            await source.run(queue.put_nowait)
+            await source.run(emit)
+        except StreamClosed:
+            queue.put_nowait(_Done(overflow))
         except Exception as exc:
             queue.put_nowait(_Done(exc))
         else:

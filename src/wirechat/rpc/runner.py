@@ -22,6 +22,7 @@ from .engine import Engine
 from .errors import ErrorCode, RPCError
 from .procedure import Procedure
 from .push import PushSource, StreamClosed, is_stream
+from .transformer import TransformError
 
 __all__ = ["PreparedCall", "Runner", "close_stream"]
 
@@ -76,6 +77,11 @@ class Runner(Generic[CtxT]):
         except RPCError as err:
             self.context_error = err
 
+    def replace_context(self, ctx: Any) -> None:
+        """Run later calls with ``ctx`` (a WebSocket switching identity in place)."""
+        self._ctx = ctx
+        self.context_error = None
+
     async def call(self, call: PreparedCall) -> Any:
         """The result of ``call``: a value, or a stream (async iterator or push source)."""
         error = call.error or self.context_error
@@ -83,9 +89,12 @@ class Runner(Generic[CtxT]):
             raise error
         procedure = call.procedure
         assert procedure is not None
+        source = call.raw_input
+        if self.engine.transformer is not None:
+            source = self._transformed(source)
         if procedure.type != "subscription":
             return await self.engine.call(
-                procedure, call.path, self._ctx, self.info, call.raw_input, call.index
+                procedure, call.path, self._ctx, self.info, source, call.index
             )
         # A subscription's set-up (checks, attaching, a replay it does first) is the
         # costly part: only so many run at once per connection, the others wait their
@@ -102,10 +111,26 @@ class Runner(Generic[CtxT]):
         try:
             async with self._slots:
                 return await self.engine.call(
-                    procedure, call.path, self._ctx, self.info, call.raw_input, call.index
+                    procedure, call.path, self._ctx, self.info, source, call.index
                 )
         finally:
             self._setups -= 1
+
+    def _transformed(self, source: InputSource) -> InputSource:
+        """``source`` read through the transformer (absent input stays absent)."""
+        transformer = self.engine.transformer
+        assert transformer is not None
+
+        def load() -> Any:
+            value = source.raw()
+            if value is UNDEFINED:
+                return UNDEFINED
+            try:
+                return transformer.deserialize(value)
+            except TransformError as exc:
+                raise RPCError(ErrorCode.BAD_REQUEST, str(exc), cause=exc) from exc
+
+        return InputSource(load, last_event_id=source.last_event_id)
 
     async def unary(self, call: PreparedCall, refusal: str) -> bytes | None:
         """Run a call whose transport carries one value: its encoded JSON (None for
@@ -121,13 +146,16 @@ class Runner(Generic[CtxT]):
         return self.encode(result, call.path)
 
     def encode(self, value: Any, path: str) -> bytes | None:
-        """``value`` as JSON, None for UNDEFINED; not serializable is a server fault of
-        this call only."""
-        if value is UNDEFINED:
-            return None
+        """``value`` as JSON, None for UNDEFINED (which a transformer encodes too); not
+        serializable is a server fault of this call only."""
+        transformer = self.engine.transformer
         try:
+            if transformer is not None:
+                return dumps(transformer.serialize(value, self.engine.output_dates(path)))
+            if value is UNDEFINED:
+                return None
             return dumps(value)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise self.engine.wrap(exc, path) from exc
 
     async def pump(self, path: str, stream: Any, emit: Callable[[Any], None]) -> None:

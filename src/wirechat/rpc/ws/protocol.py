@@ -198,7 +198,8 @@ def encode_result(rid: RequestId, jsonrpc: bool, result_type: str, data: Any = U
     return _id_prefix(rid, jsonrpc) + b',"result":' + dumps(body) + b"}"
 
 
-def encode_error(rid: RequestId | None, jsonrpc: bool, shape: ErrorShape) -> bytes:
+def encode_error(rid: RequestId | None, jsonrpc: bool, shape: ErrorShape | Any) -> bytes:
+    """An error frame; ``shape`` is the error shape, or its transformed form."""
     return _id_prefix(rid, jsonrpc) + b',"error":' + dumps(shape) + b"}"
 
 

@@ -13,9 +13,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ..codec import UNDEFINED, InputSource, dumps
+from ..connection import Connection
 from ..context import RequestInfo
 from ..engine import Engine
 from ..errors import ErrorCode, RPCError
@@ -47,6 +49,10 @@ __all__ = ["CloseCode", "WSSession"]
 
 logger = logging.getLogger("wirechat.rpc.ws")
 
+# A broadcast emits one Tracked to every subscriber in a row: its transformed frame
+# tail is kept (event, path, bytes) so it is encoded once (the loop is one thread).
+_last_transformed: list[Any] = [None, None, b""]
+
 _STREAM_REFUSED = (
     "Cannot return an async iterable or observable from a query procedure with WebSockets"
 )
@@ -71,21 +77,23 @@ class CloseCode:
 
 
 class _Subscription:
-    __slots__ = ("id", "jsonrpc", "prefix", "task")
+    __slots__ = ("id", "jsonrpc", "path", "prefix", "task")
 
-    def __init__(self, rid: Any, jsonrpc: bool) -> None:
+    def __init__(self, rid: Any, jsonrpc: bool, path: str) -> None:
         self.id = rid
         self.jsonrpc = jsonrpc
+        self.path = path
         self.prefix = subscription_prefix(rid, jsonrpc)
         self.task: asyncio.Task[None] | None = None
 
 
-class WSSession:
+class WSSession(Connection):
     """Runs the tRPC protocol for one connection.
 
     Call :meth:`start` once the socket is open, :meth:`receive_text` for each text
     message, :meth:`receive_binary` for binary ones and :meth:`aclose` when the
-    socket has gone. :meth:`keepalive` is polled by the server's timer.
+    socket has gone. :meth:`keepalive` is polled by the server's timer. The session
+    is the connection's :class:`Connection` handle (``info.connection``).
 
     The limits are enforced here, once for both servers: a message over
     ``max_message_bytes`` closes with 1009; when ``buffered()`` (the bytes the
@@ -105,7 +113,7 @@ class WSSession:
         buffered: Callable[[], int] = _nothing_buffered,
     ) -> None:
         self.engine = engine
-        self.info = info
+        self.info = replace(info, connection=self)
         self.limits = limits or Limits()
         self._send = send
         self._close = close
@@ -120,6 +128,8 @@ class WSSession:
         self._closed = False
         self.last_inbound = time.monotonic()
         self._ping_sent_at: float | None = None
+        self._close_callbacks: list[Callable[[], None]] = []
+        self._gone = False
 
     @property
     def closed(self) -> bool:
@@ -150,16 +160,22 @@ class WSSession:
 
     def _reject(self, err: RPCError) -> None:
         """createContext failed: id:null error, one error per queued request, close (§3.5)."""
-        self.send(encode_error(None, False, self.engine.error_shape(err)))
+        self.send(self._error_frame(None, False, err))
         for request in self._queued:
-            shape = self.engine.error_shape(err, request.path)
-            self.send(encode_error(request.id, request.jsonrpc, shape))
+            self.send(self._error_frame(request.id, request.jsonrpc, err, request.path))
         self._queued.clear()
         self.close(CloseCode.NORMAL, "")
 
     async def aclose(self) -> None:
         """The socket is gone: cancel every call and subscription, send nothing more."""
         self._closed = True
+        self._gone = True
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("close callback failed")
         tasks = [t for t in (self._ctx_task, *self._calls) if t is not None]
         tasks += [s.task for s in self._subscriptions.values() if s.task is not None]
         for task in tasks:
@@ -205,6 +221,33 @@ class WSSession:
     @property
     def subscription_count(self) -> int:
         return len(self._subscriptions)
+
+    # -- the Connection handle -----------------------------------------------------
+
+    def replace_context(self, ctx: Any) -> None:
+        """Later requests run with ``ctx``; subscriptions already running keep going."""
+        if self._runner is not None and not self._closed:
+            self._runner.replace_context(ctx)
+
+    def end_subscriptions(self, error: RPCError | None = None) -> None:
+        """Each subscription gets ``error`` then ``stopped`` (§3.7), and its task is
+        cancelled; without ``error`` the socket is closed so the client reconnects."""
+        if self._closed:
+            return
+        if error is None:
+            self.close(CloseCode.NORMAL, "subscriptions ended")
+            return
+        for sub in list(self._subscriptions.values()):
+            self.send(self._error_frame(sub.id, sub.jsonrpc, error, sub.path))
+            self._finish(sub)
+            if sub.task is not None:
+                sub.task.cancel()
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        if self._gone:
+            callback()
+        else:
+            self._close_callbacks.append(callback)
 
     # -- keep-alive (§3.9) -------------------------------------------------------
 
@@ -277,16 +320,16 @@ class WSSession:
             elif isinstance(event, TooManyInBatch):
                 too_many = RPCError(ErrorCode.BAD_REQUEST, "Batch call exceeds maximum size")
                 for rid in event.ids or (None,):
-                    self.send(encode_error(rid, False, self.engine.error_shape(too_many)))
+                    self.send(self._error_frame(rid, False, too_many))
 
     def _on_connection_params(self, params: ConnectionParams) -> None:
         info = self.info
         self._begin_context(
-            RequestInfo(info.transport, info.headers, info.query, info.peer, params.data)
+            RequestInfo(info.transport, info.headers, info.query, info.peer, params.data, self)
         )
 
     def _send_invalid(self, err: RPCError) -> None:
-        self.send(encode_error(None, False, self.engine.error_shape(err)))
+        self.send(self._error_frame(None, False, err))
 
     # -- calls ---------------------------------------------------------------------
 
@@ -316,7 +359,7 @@ class WSSession:
                     ),
                 )
                 return
-            sub = _Subscription(request.id, request.jsonrpc)
+            sub = _Subscription(request.id, request.jsonrpc, request.path)
             self._subscriptions[request.id] = sub
             sub.task = asyncio.ensure_future(self._run_subscription(sub, request, call))
             return
@@ -325,8 +368,13 @@ class WSSession:
         task.add_done_callback(self._calls.discard)
 
     def _send_call_error(self, request: Request, err: RPCError) -> None:
-        shape = self.engine.error_shape(err, request.path)
-        self.send(encode_error(request.id, request.jsonrpc, shape))
+        self.send(self._error_frame(request.id, request.jsonrpc, err, request.path))
+
+    def _error_frame(
+        self, rid: Any, jsonrpc: bool, err: RPCError, path: str | None = None
+    ) -> bytes:
+        engine = self.engine
+        return encode_error(rid, jsonrpc, engine.error_payload(engine.error_shape(err, path)))
 
     async def _run_call(self, request: Request, call: PreparedCall) -> None:
         assert self._runner is not None
@@ -359,7 +407,7 @@ class WSSession:
                 return
             self.send(encode_result(sub.id, sub.jsonrpc, "started"))
             try:
-                await runner.pump(call.path, stream, self._emitter(sub))
+                await runner.pump(call.path, stream, self._emitter(sub, call.path))
             except RPCError as err:
                 self._send_call_error(request, err)
             self._finish(sub)
@@ -368,8 +416,10 @@ class WSSession:
             self._finish(sub)
             raise
 
-    def _emitter(self, sub: _Subscription) -> Callable[[Any], None]:
+    def _emitter(self, sub: _Subscription, path: str) -> Callable[[Any], None]:
         """Encode and send one value of ``sub`` (payloads already encoded are spliced in)."""
+        if self.engine.transformer is not None:
+            return self._transformed_emitter(sub, path)
         prefix = sub.prefix
         subscriptions = self._subscriptions
         send = self.send
@@ -383,6 +433,32 @@ class WSSession:
                 send(encode_result(sub.id, sub.jsonrpc, "data"))
             else:
                 send(encode_data(prefix, dumps(value)))
+
+        return emit
+
+    def _transformed_emitter(self, sub: _Subscription, path: str) -> Callable[[Any], None]:
+        """As :meth:`_emitter`, through the transformer: a tracked event's ``data`` is the
+        transformed ``{id, data}``, as tRPC's WebSocket adapter sends it."""
+        transformer = self.engine.transformer
+        assert transformer is not None
+        dates = self.engine.output_dates(path)
+        tracked_dates = None if dates is None else {"data": dates}
+        prefix = sub.prefix
+        subscriptions = self._subscriptions
+        send = self.send
+        last = _last_transformed
+
+        def emit(value: Any) -> None:
+            if subscriptions.get(sub.id) is not sub:
+                raise StreamClosed
+            if isinstance(value, Tracked):
+                if last[0] is not value or last[1] != path:
+                    event = {"id": value.id, "data": value.data}
+                    body = dumps(transformer.serialize(event, tracked_dates))
+                    last[:] = [value, path, body + b',"id":' + dumps(value.id) + b"}}"]
+                send(prefix + last[2])
+            else:
+                send(encode_data(prefix, dumps(transformer.serialize(value, dates))))
 
         return emit
 
