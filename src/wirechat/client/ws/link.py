@@ -198,6 +198,8 @@ class WSLink:
         self._socket: _Socket | None = None
         self._runner: asyncio.Task[None] | None = None
         self._demand = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._pinned = False
         self._closing = False
         self.connections = 0
         """Sockets opened so far (for observability and tests)."""
@@ -264,6 +266,19 @@ class WSLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
 
+    async def connect(self) -> None:
+        """Open the socket now rather than on the first request, and keep it open (and
+        reconnecting) until :meth:`aclose`. Waits while attempts fail: bound it with
+        ``asyncio.timeout``."""
+        self._pinned = True
+        self._wake()
+        await self._ready.wait()
+
+    @property
+    def connected(self) -> bool:
+        """A socket is open and in use."""
+        return self._socket is not None and self._socket.open
+
     def abort(self) -> None:
         """Drop the current socket as a network failure would (the link reconnects)."""
         if self._socket is not None:
@@ -277,7 +292,7 @@ class WSLink:
         self._demand.set()
 
     def _wanted(self) -> bool:
-        return bool(self._subs or self._waiting)
+        return bool(self._pinned or self._subs or self._waiting)
 
     async def _run(self) -> None:
         attempt = 0
@@ -347,6 +362,7 @@ class WSLink:
             socket.close()
             return
         self._socket = socket
+        self._ready.set()
         for id, sub in self._subs.items():
             old = self._sub_socket.get(id)
             if old is not None and old.open:
@@ -429,6 +445,7 @@ class WSLink:
             self._fail(id, error)
         if self._socket is socket:
             self._socket = None
+            self._ready.clear()
 
     def _fail(self, id: int, error: TRPCClientError) -> None:
         call = self._calls.pop(id, None)
