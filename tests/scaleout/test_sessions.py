@@ -115,8 +115,8 @@ async def test_refresh_reuse_on_one_process_ends_the_session_on_another(
         replied = time.monotonic()
         frame, at = await _last_frame(live, 5)
         print(
-            f"\n[scaleout sessions] refresh reuse on A -> stream on B ended after "
-            f"{(at - replied) * 1000:.0f} ms"
+            f"\n[scaleout sessions] refresh reuse on A -> the session's stream on B ended "
+            f"{(at - replied) * 1000:.0f} ms after the reply"
         )
         assert frame["error"]["data"]["code"] == "UNAUTHORIZED"
         assert at - replied < 1.0
