@@ -150,18 +150,14 @@ def serve(report_dir: str, trace: bool) -> int:
 async def drive(
     args: argparse.Namespace, pid: int, http_port: int, ws_port: int, rdir: str
 ) -> None:
-    from tclient import HttpPool, TrpcWs
+    from loadgen import Ctx, on_message, ws_connect
 
-    http = HttpPool("127.0.0.1", http_port)
-    tokens = []
-    for i in range(args.users):
-        r = await http.call(
-            "mutation", "auth.register", {"username": f"mem{i}", "password": "bench-password-1"}
-        )
-        tokens.append(r["token"])
-    room = int((await http.call("mutation", "rooms.create", {"name": "mem"}, tokens[0]))["id"])
-    for t in tokens[1:]:
-        await http.call("mutation", "rooms.join", {"roomId": room}, t)
+    from wirechat.client import Client
+
+    ctx = Ctx(argparse.Namespace(http_port=http_port, ws_port=ws_port, pid=pid, state=""))
+    await ctx.ensure_users(args.users)
+    tokens = [u[1] for u in ctx.users]
+    room = await ctx.make_room(0, list(range(args.users)), "mem")
 
     async def take(n: int, action: str = "") -> dict[str, Any]:
         with open(os.path.join(rdir, "action"), "w") as f:
@@ -179,16 +175,16 @@ async def drive(
 
     url = f"ws://127.0.0.1:{ws_port}/"
     # one connection first, so lazily built server state is in the "before" figure
-    warm = await TrpcWs.connect(url, tokens[0])
-    await warm.subscribe("messages.onMessage", {"roomId": room}).started
+    warm = await ws_connect(url, tokens[0])
+    await on_message(warm, room).started()
     await asyncio.sleep(1)
     before = await take(0)
     sem = asyncio.Semaphore(200)
 
-    async def one(i: int) -> TrpcWs:
+    async def one(i: int) -> Client:
         async with sem:
-            c = await TrpcWs.connect(url, tokens[i % len(tokens)])
-            await c.subscribe("messages.onMessage", {"roomId": room}).started
+            c = await ws_connect(url, tokens[i % len(tokens)])
+            await on_message(c, room).started()
             return c
 
     t0 = time.monotonic()
@@ -234,8 +230,7 @@ async def drive(
                 f"{os.path.basename(f.filename)}:{f.lineno}" for f in list(stat.traceback)[:8]
             ]
             print(f"  {stat.size_diff / n:8.0f} B  " + " < ".join(frames))
-    for c in conns:
-        c.close()
+    await asyncio.gather(*(c.aclose() for c in conns))
     await asyncio.sleep(5)
     closed = await take(2)
     print(
@@ -253,9 +248,8 @@ async def drive(
             f" {m.get('uordblks', 0) / 2**20:.1f}, free {m.get('fordblks', 0) / 2**20:.1f}),"
             f" mmapped {m.get('hblkhd', 0) / 2**20:.1f} MiB; pymalloc: {rep.get('pymalloc')}"
         )
-    warm.close()
-    await asyncio.sleep(1)
-    http.close()
+    await warm.aclose()
+    await ctx.aclose()
 
 
 def main() -> int:

@@ -719,17 +719,17 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     return slope, intercept, 1 - ss_res / ss_tot if ss_tot else 1.0
 
 
-async def fleet_setup(ctx: Ctx, tag: str, workers: int) -> tuple[int, TrpcWs, Fleet, str]:
+async def fleet_setup(ctx: Ctx, tag: str, workers: int) -> tuple[int, Client, Fleet, str]:
     a = ctx.args
     await ctx.ensure_users(a.idle_users)
     room = await ctx.make_room(0, list(range(a.idle_users)), tag)
     tokens_file = (ctx.state_file or "/tmp/wcbench") + f".{tag}.tokens"
     with open(tokens_file, "w") as f:
         f.write("\n".join(u[1] for u in ctx.users[: a.idle_users]) + "\n")
-    sender = await TrpcWs.connect(ctx.ws_url, ctx.users[0][1])
+    sender = await ws_connect(ctx.ws_url, ctx.users[0][1])
     # one subscriber first, so lazily built server state is in the "before" figures
-    w = await TrpcWs.connect(ctx.ws_url, ctx.users[0][1])
-    await w.subscribe("messages.onMessage", {"roomId": room}).started
+    w = await ws_connect(ctx.ws_url, ctx.users[0][1])
+    await on_message(w, room).started()
     await close_all([w])
     fleet = Fleet(ctx.ws_url, room, tokens_file, workers, a.connect_concurrency // workers + 1)
     await fleet.start()
@@ -762,8 +762,9 @@ async def wl_scale(ctx: Ctx) -> dict[str, Any]:
             cpu = CpuWindow(ctx.pids)
             cpu.start()
             t_send = perf_ns()
-            await sender.call(
-                "mutation", "messages.send", {"roomId": room, "text": text_for(msgno, FILLER)}
+            await asyncio.wait_for(
+                sender.mutate("messages.send", {"roomId": room, "text": text_for(msgno, FILLER)}),
+                60,
             )
             got = await fleet.all({"op": "expect", "msgno": msgno, "timeout": a.timeout})
             cpu.stop()
