@@ -248,6 +248,26 @@ async def drive(
             f" {m.get('uordblks', 0) / 2**20:.1f}, free {m.get('fordblks', 0) / 2**20:.1f}),"
             f" mmapped {m.get('hblkhd', 0) / 2**20:.1f} MiB; pymalloc: {rep.get('pymalloc')}"
         )
+    report = 5
+    for round_no in range(2, args.rounds + 1):
+        # further rounds: whatever grows from round to round (objects by type, heaps)
+        conns = await asyncio.gather(*(one(i) for i in range(args.conns)))
+        await asyncio.gather(*(c.aclose() for c in conns))
+        await asyncio.sleep(5)
+        rep = await take(report, "trim")
+        report += 1
+        grown = {
+            k: v - trimmed["types"].get(k, 0)
+            for k, v in rep["types"].items()
+            if v - trimmed["types"].get(k, 0) > 0
+        }
+        top = sorted(grown.items(), key=lambda kv: -kv[1])[:8]
+        m = rep.get("malloc", {})
+        print(
+            f"round {round_no}: RSS {rep['rss'] / 2**20:.1f} MiB after gc+trim, objects"
+            f" {sum(rep['types'].values())}, glibc in use {m.get('uordblks', 0) / 2**20:.1f} MiB,"
+            f" {rep.get('pymalloc', '').split(';')[3].strip()}; more than after round 1: {top}"
+        )
     await warm.aclose()
     await ctx.aclose()
 
@@ -257,6 +277,7 @@ def main() -> int:
     ap.add_argument("mode", nargs="?", default="run", choices=["run", "serve"])
     ap.add_argument("--conns", type=int, default=10_000)
     ap.add_argument("--users", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=1, help="open and close N times")
     ap.add_argument("--trace", action="store_true", help="tracemalloc (slow; RSS inflated)")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--report-dir", default="")
