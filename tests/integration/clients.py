@@ -230,9 +230,11 @@ class WSClient:
         *,
         connection_params: dict[str, Any] | None = None,
         query_token: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> WSClient:
         """Open ``url``; the token goes in an ``Authorization`` header, in ``?token=``
-        (``query_token``) or, with ``connection_params``, in the first message."""
+        (``query_token``) or, with ``connection_params``, in the first message.
+        ``headers`` are added to the upgrade request."""
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
         target = parts.path or "/"
@@ -255,6 +257,7 @@ class WSClient:
         ]
         if token and not query_token and connection_params is None:
             lines.append(f"Authorization: Bearer {token}")
+        lines.extend(f"{name}: {value}" for name, value in (headers or {}).items())
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         status = head.split(b"\r\n", 1)[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -17,13 +18,14 @@ from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import MemoryPresence, PresenceStore
 from wirechat.chat.routers import app_router
 from wirechat.chat.services import messages
-from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimiter
+from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimiter, RateLimits
 from wirechat.chat.services.replay import events_after
 from wirechat.chat.services.users import UserCache
-from wirechat.config import Settings
+from wirechat.config import Rate, Settings
 from wirechat.db.migrate import upgrade
 from wirechat.db.session import create_engine, default_sqlite_url, session_factory, transaction
 from wirechat.db.sqlite import close_fast_reader, start_checkpointer
+from wirechat.proxies import TrustedProxies
 from wirechat.rpc import Engine
 from wirechat.server import Application, StartupError
 
@@ -43,7 +45,8 @@ async def build_application(settings: Settings) -> Application:
 
     Raises StartupError (naming the setting) when the database is unreachable.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Private to the server's user: it holds the database and the generated secret.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     url = settings.database_url or default_sqlite_url(settings.data_dir)
     try:
         # Safe with several processes starting at once (the migration takes a lock).
@@ -90,7 +93,7 @@ async def build_application(settings: Settings) -> Application:
         broker, load_events, last_seq, on_dispatch=delivered.inc, namespace=f"{namespace}:"
     )
     presence: PresenceStore
-    limiter: RateLimiter
+    make_limiter: Callable[[Rate], RateLimiter]
     redis_client: Any = None
     if settings.redis_url:
         # Scale-out: presence and rate limits are shared by every process.
@@ -104,23 +107,32 @@ async def build_application(settings: Settings) -> Application:
         shared = RedisPresence(redis_client, on_change=hub.publish_presence, namespace=namespace)
         shared.start()
         presence = shared
-        limiter = RedisRateLimiter(
-            redis_client,
-            settings.rate_limit_messages,
-            settings.rate_limit_window_seconds,
-            namespace=namespace,
-        )
+
+        def make_limiter(rate: Rate) -> RateLimiter:
+            return RedisRateLimiter(redis_client, rate.limit, rate.window, namespace=namespace)
     else:
         presence = MemoryPresence()
-        limiter = MemoryRateLimiter(
-            settings.rate_limit_messages, settings.rate_limit_window_seconds
-        )
+
+        def make_limiter(rate: Rate) -> RateLimiter:
+            return MemoryRateLimiter(rate.limit, rate.window)
+
+    limiter = make_limiter(Rate(settings.rate_limit_messages, settings.rate_limit_window_seconds))
+    limits = RateLimits(
+        edits=make_limiter(settings.rate_limit_edits),
+        rooms=make_limiter(settings.rate_limit_rooms),
+        typing=make_limiter(settings.rate_limit_typing),
+        register=make_limiter(settings.rate_limit_register),
+        login=make_limiter(settings.rate_limit_login),
+        failed_logins=make_limiter(settings.rate_limit_failed_logins),
+    )
     deps = Deps(
         sessions=sessions,
         hasher=PasswordHasher(
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_cost,
             parallelism=settings.argon2_parallelism,
+            max_concurrent=settings.max_concurrent_hashes,
+            max_queued=settings.max_queued_hashes,
         ),
         tokens=TokenService(secret, settings.jwt_expires_in),
         hub=hub,
@@ -128,6 +140,8 @@ async def build_application(settings: Settings) -> Application:
         limiter=limiter,
         metrics=metrics,
         users=UserCache(sessions),
+        limits=limits,
+        proxies=TrustedProxies(settings.forwarded_allow_ips),
     )
     engine = Engine(app_router, ContextFactory(deps), is_dev=settings.dev_mode, observer=metrics)
 

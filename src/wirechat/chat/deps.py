@@ -8,9 +8,10 @@ from wirechat.chat.auth import PasswordHasher, TokenService
 from wirechat.chat.hub import RoomHub
 from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import PresenceStore
-from wirechat.chat.services.ratelimit import RateLimiter
+from wirechat.chat.services.ratelimit import RateLimiter, RateLimits
 from wirechat.chat.services.users import UserCache
 from wirechat.db.session import SessionFactory
+from wirechat.proxies import TrustedProxies
 
 __all__ = ["Deps"]
 
@@ -25,3 +26,5 @@ class Deps:
     limiter: RateLimiter
     metrics: ChatMetrics
     users: UserCache
+    limits: RateLimits
+    proxies: TrustedProxies

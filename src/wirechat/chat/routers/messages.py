@@ -58,6 +58,7 @@ async def list_(ctx: AuthedContext, input: schemas.ListMessagesInput) -> Message
 
 
 async def edit(ctx: AuthedContext, input: schemas.EditMessageInput) -> schemas.Message:
+    await ctx.deps.limits.edits.hit(f"edit:{ctx.user_id}")
     result = await messages.edit(
         ctx.deps.sessions, message_id=input.message_id, user_id=ctx.user_id, text=input.text
     )
@@ -65,6 +66,7 @@ async def edit(ctx: AuthedContext, input: schemas.EditMessageInput) -> schemas.M
 
 
 async def delete(ctx: AuthedContext, input: schemas.DeleteMessageInput) -> schemas.Message:
+    await ctx.deps.limits.edits.hit(f"edit:{ctx.user_id}")
     result = await messages.delete(
         ctx.deps.sessions, message_id=input.message_id, user_id=ctx.user_id
     )

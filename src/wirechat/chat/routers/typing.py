@@ -19,6 +19,7 @@ __all__ = ["typing_router"]
 
 async def set_typing(ctx: AuthedContext, input: schemas.SetTypingInput) -> schemas.Ok:
     d = ctx.deps
+    await d.limits.typing.hit(f"typing:{ctx.user_id}:{input.room_id}")
     async with transaction(d.sessions) as session:
         await rooms.require_member(session, input.room_id, ctx.user_id)
     user = await d.users.get(ctx.user_id)
