@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirechat.chat import schemas
-from wirechat.chat.errors import Forbidden, NotFound
+from wirechat.chat.errors import Forbidden, NotFound, ValidationFailed
 from wirechat.chat.models import EVENT_TYPES, EventType, Message, Room, RoomEvent, User, utc_now
 from wirechat.chat.services.history import MEMBERSHIP, check_member, check_member_row, reader_for
 from wirechat.chat.services.outputs import message_out
@@ -120,17 +120,21 @@ _BY_CLIENT_ID = (
     .where(
         Message.author_id == bindparam("author_id"),
         Message.client_message_id == bindparam("client_message_id"),
+        # A clientMessageId answers for its own room only: the same id sent to another
+        # room is not a retry of this message (and must not reveal it).
+        Message.room_id == bindparam("room_id"),
     )
 )
 
 
 async def _by_client_id(
-    session: AsyncSession, author_id: int, client_message_id: str
+    session: AsyncSession, room_id: int, author_id: int, client_message_id: str
 ) -> schemas.Message | None:
     conn = await session.connection()
     row = (
         await conn.execute(
-            _BY_CLIENT_ID, {"author_id": author_id, "client_message_id": client_message_id}
+            _BY_CLIENT_ID,
+            {"room_id": room_id, "author_id": author_id, "client_message_id": client_message_id},
         )
     ).first()
     return None if row is None else _client_id_message(row, client_message_id)
@@ -182,7 +186,7 @@ async def find_sent(
     """
     async with transaction(sessions) as session:
         await check_member(await session.connection(), room_id, author_id)
-        return await _by_client_id(session, author_id, client_message_id)
+        return await _by_client_id(session, room_id, author_id, client_message_id)
 
 
 _INSERT_MESSAGE = (
@@ -269,7 +273,7 @@ async def send(
                 conn = await session.connection()
                 await check_member(conn, room_id, author_id)
                 if client_message_id is not None:
-                    stored = await _by_client_id(session, author_id, client_message_id)
+                    stored = await _by_client_id(session, room_id, author_id, client_message_id)
                     if stored is not None:
                         return MessageResult(stored, None)
                 author = (await conn.execute(_AUTHOR, params)).first()
@@ -293,9 +297,12 @@ async def send(
         if client_message_id is None:
             raise
         async with transaction(sessions) as session:
-            stored = await _by_client_id(session, author_id, client_message_id)
+            stored = await _by_client_id(session, room_id, author_id, client_message_id)
         if stored is None:
-            raise
+            # The (author, clientMessageId) index is per author, not per room.
+            raise ValidationFailed(
+                ("clientMessageId",), "already used for a message in another room"
+            ) from None
         return MessageResult(stored, None)
 
 
@@ -345,12 +352,14 @@ async def delete(sessions: SessionFactory, *, message_id: int, user_id: int) -> 
     Raises:
         NotFound: no such message.
         Forbidden: the caller is not a member of its room, or neither its author nor the
-            room's owner.
+            room's owner (in a direct room: not its author).
     """
     async with transaction(sessions, write=True) as session:
         message = await _locked_message(session, message_id)
         room = await require_member(session, message.room_id, user_id)
-        if user_id not in (message.author_id, room.owner_id):
+        # In a direct room the "owner" is only whoever opened it first: neither side
+        # may delete the other's messages.
+        if user_id != message.author_id and (room.is_direct or user_id != room.owner_id):
             raise Forbidden("only the author or the room owner can delete a message")
         author = await _author(session, message.author_id)
         if message.deleted_at is not None:
