@@ -156,3 +156,26 @@ def test_dev_serves_in_development_mode(tmp_path: Path) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
+
+
+def test_serve_without_a_built_page_logs_one_line_and_serves_the_api(tmp_path: Path) -> None:
+    port = free_port()
+    env = env_for(
+        tmp_path, PORT=str(port), WS_PORT=str(free_port()), WEB_DIR=str(tmp_path / "no-dist")
+    )
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(WIRECHAT), "serve"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_healthy(port, proc)
+        root = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert root.status_code == 404
+        assert "/trpc" in root.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    lines = [line for line in log_path.read_text().splitlines() if "chat page" in line.lower()]
+    assert len(lines) == 1, lines
+    assert "no-dist" in lines[0] and "make web" in lines[0]

@@ -1,4 +1,4 @@
-"""``wirechat``: serve, dev (reload on change), migrate, check-ws."""
+"""``wirechat``: serve, dev (reload on change), migrate, check-ws, codegen."""
 
 from __future__ import annotations
 
@@ -87,6 +87,62 @@ def cmd_check_ws(args: argparse.Namespace) -> int:
     return asyncio.run(check_ws(url))
 
 
+DEFAULT_ROUTER = "wirechat.chat.routers:app_router"
+DEFAULT_DECLARATION = "clients/ts/app-router.d.ts"
+
+
+def cmd_codegen(args: argparse.Namespace) -> int:
+    """Write (or with --check, compare) the TypeScript ``AppRouter`` declaration.
+
+    Imports the router only: no database, broker or network is touched.
+    """
+    import difflib
+    import importlib
+
+    from .config import Settings
+    from .rpc import Router
+    from .rpc.codegen import declare_router
+
+    transformer = args.transformer
+    if transformer is None and "transformer" in Settings.model_fields:
+        transformer = getattr(_settings(), "transformer", None) or "none"
+    module_name, _, attr = args.router.partition(":")
+    try:
+        target = getattr(importlib.import_module(module_name), attr or "app_router")
+    except (ImportError, AttributeError) as exc:
+        print(f"wirechat: cannot load the router {args.router} ({exc})", file=sys.stderr)
+        return 2
+    router = target if isinstance(target, Router) else target() if callable(target) else None
+    if not isinstance(router, Router):
+        print(f"wirechat: {args.router} is not a wirechat.rpc Router", file=sys.stderr)
+        return 2
+    declaration = declare_router(
+        router,
+        transformer="superjson" if transformer == "superjson" else None,
+        source=args.router,
+    )
+    for warning in declaration.warnings:
+        print(f"wirechat: warning: {warning} (typed unknown)", file=sys.stderr)
+    out = Path(args.out)
+    if args.check:
+        current = out.read_text(encoding="utf-8") if out.exists() else ""
+        if current == declaration.text:
+            return 0
+        diff = difflib.unified_diff(
+            current.splitlines(keepends=True),
+            declaration.text.splitlines(keepends=True),
+            f"{out} (on disk)",
+            f"{out} (generated)",
+        )
+        sys.stdout.writelines(diff)
+        print(f"wirechat: {out} is stale; run `wirechat codegen`", file=sys.stderr)
+        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(declaration.text, encoding="utf-8")
+    print(f"wirechat: wrote {out}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wirechat", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +157,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = sub.add_parser("check-ws", help="WebSocket upgrade and PING/PONG check")
     check.add_argument("url", nargs="?", help="ws:// URL (default: ws://127.0.0.1:WS_PORT/)")
     check.set_defaults(func=cmd_check_ws)
+    codegen = sub.add_parser("codegen", help="write the TypeScript AppRouter type of a router")
+    codegen.add_argument(
+        "--router",
+        default=DEFAULT_ROUTER,
+        help=f"module:attribute, a Router or a function returning one (default: {DEFAULT_ROUTER})",
+    )
+    codegen.add_argument(
+        "--out", default=DEFAULT_DECLARATION, help=f"default: {DEFAULT_DECLARATION}"
+    )
+    codegen.add_argument(
+        "--transformer",
+        choices=["none", "superjson"],
+        help="the server's data transformer (default: the TRANSFORMER setting, else none)",
+    )
+    codegen.add_argument(
+        "--check", action="store_true", help="exit 1 with a diff if the file is stale"
+    )
+    codegen.set_defaults(func=cmd_codegen)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

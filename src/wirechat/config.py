@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     cors_origins: str = "http://localhost:5173"
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_format: Literal["text", "json"] = "text"
+    web_dir: Path | None = None
+    """The built chat page served at / (default: ``web/dist`` of the source checkout)."""
     dev_mode: bool = False
     """Development mode: stack traces in error responses. Never in production."""
 

@@ -17,6 +17,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -24,6 +25,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from .admission import ConnectionCounter, http_protocol
 from .config import Settings
+from .page import ChatPage
 from .proxies import TrustedProxies
 from .rpc import Engine, HTTPHandler, RequestInfo, SSEOptions, TRPCASGIApp, WSLimits, WSServer
 from .web import ReadyCheck, build_http_app
@@ -33,6 +35,8 @@ __all__ = ["AppFactory", "Application", "StartupError", "load_factory", "serve"]
 logger = logging.getLogger("wirechat")
 
 DEFAULT_APP = "wirechat.chat.app:build_application"
+# The page built in the source checkout (src/wirechat/server.py -> web/dist).
+DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
 
 
 class StartupError(Exception):
@@ -139,11 +143,17 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
         pong_timeout=settings.ws_pong_timeout_seconds,
     )
     trpc = TRPCASGIApp(handler, max_body_bytes=settings.max_body_bytes, ws_limits=limits)
+    ws_server: WSServer | None = None
+    page = ChatPage(
+        settings.web_dir or DEFAULT_WEB_DIR,
+        ws_port=lambda: ws_server.port if ws_server is not None else None,
+    )
     http_app = build_http_app(
         trpc,
         cors_origins=settings.cors_origin_list,
         ready_checks=application.ready_checks,
         registry=application.registry,
+        page_routes=page.routes(),
     )
     proxies = TrustedProxies(settings.forwarded_allow_ips)
     http_counter = ConnectionCounter(
@@ -164,7 +174,6 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     )
     http_server = _UvicornServer(config)
 
-    ws_server: WSServer | None = None
     if settings.ws_enabled:
         ws_server = WSServer(
             application.engine,
@@ -201,6 +210,10 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
         logger.info("WebSocket server listening on ws://%s:%s", host, ws_server.port)
     else:
         logger.info("WebSocket server disabled (WS_ENABLED=false)")
+    if page.missing is None:
+        logger.info("Chat page at http://%s:%s/", host, port)
+    else:
+        logger.warning("No chat page at /: %s; the API works without it", page.missing)
 
     stop_task = asyncio.ensure_future(stop.wait())
     await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)

@@ -1,4 +1,5 @@
-"""The HTTP application on PORT: tRPC under /trpc, plus /health, /ready, /metrics.
+"""The HTTP application on PORT: tRPC under /trpc, plus /health, /ready, /metrics
+and the chat page at / (:mod:`wirechat.page`).
 
 The plain endpoints and CORS preflights go through Starlette. tRPC calls, the hot
 path, go straight to the tRPC adapter with the CORS headers added on the way out:
@@ -17,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["HTTPApp", "ReadyCheck", "build_http_app"]
@@ -85,6 +86,7 @@ def build_http_app(
     cors_origins: list[str],
     ready_checks: dict[str, ReadyCheck],
     registry: CollectorRegistry = REGISTRY,
+    page_routes: list[BaseRoute] | None = None,
 ) -> HTTPApp:
     async def health(request: Request) -> Response:
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -113,6 +115,7 @@ def build_http_app(
             Route("/ready", ready),
             Route("/metrics", metrics),
             Mount("/trpc", app=trpc),
+            *(page_routes or []),
         ],
         middleware=[
             Middleware(

@@ -9,7 +9,7 @@ Test-only hooks (never in a real app):
   ``lastEventId`` a subscription was resumed with, context creations);
 - ``ws.killMe`` / ``ws.reconnectMe`` reach the caller's own picows connection,
   found by peer address in the :class:`WSServer` instances recorded below. The
-  engine gives a procedure no handle on its connection (see COVERAGE.md, gaps).
+  engine gives a procedure no handle on its connection (see COVERAGE.md, test-only hooks).
 - createContext reads ``token`` from connectionParams (or the ``x-token``
   header): ``bad`` → UNAUTHORIZED, ``slow`` → 300 ms delay.
 """

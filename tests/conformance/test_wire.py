@@ -1,8 +1,8 @@
 """Wire-level conformance over real server processes: what the client cannot produce.
 
 Exact bytes for HTTP, JSONL and SSE answers, and raw WebSocket frames (picows
-client). Test names start with the checklist item numbers of
-/work/shared/spec/trpc-protocol.md §5 (mapped in COVERAGE.md).
+client). Test names start with the numbers of the protocol behaviours they check,
+as listed in COVERAGE.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A small tRPC app shared by the HTTP, JSONL, SSE and WebSocket tests (checklist names)."""
+"""A small tRPC app shared by the HTTP, JSONL, SSE and WebSocket tests."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ t = init_rpc(dict)
 
 
 def build_router(log: dict[str, Any] | None = None) -> Router:
-    """Procedures named after the checklist; ``log`` receives what they observed."""
+    """The procedures the protocol tests call; ``log`` receives what they observed."""
     seen: dict[str, Any] = log if log is not None else {}
 
     async def observe(call: Call[Any], next: Next[Any]) -> Any:

@@ -1,4 +1,4 @@
-"""JSON codec, lazy input and the lastEventId merge rules (trpc-protocol.md §1.3, §2.1)."""
+"""JSON codec, lazy input and tRPC's lastEventId merge rules (COVERAGE.md items 62-64, 83)."""
 
 from __future__ import annotations
 

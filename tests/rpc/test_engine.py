@@ -1,4 +1,4 @@
-"""Engine: error shapes, the error formatter, the observer (trpc-protocol.md §1.6, §1.7)."""
+"""Engine: error shapes, the error formatter, the observer (COVERAGE.md items 19-22)."""
 
 from __future__ import annotations
 

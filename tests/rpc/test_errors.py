@@ -1,4 +1,4 @@
-"""ErrorCode table, RPCError and to_rpc_error (trpc-protocol.md §1.7, checklist 20)."""
+"""ErrorCode table, RPCError and to_rpc_error (tRPC v11's error codes, COVERAGE.md item 20)."""
 
 from __future__ import annotations
 

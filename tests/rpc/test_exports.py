@@ -1,4 +1,4 @@
-"""The public API of wirechat.rpc is small, explicit and guarded (STYLE.md habit 4)."""
+"""The public API of wirechat.rpc is small, explicit and guarded."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ EXPECTED = sorted(
         "UNDEFINED",
         "WSLimits",
         "WSServer",
+        "WireType",
         "init_rpc",
         "iterate_push",
         "tracked",

@@ -1,4 +1,4 @@
-"""HTTPHandler driven directly: trpc-protocol.md §1, checklist items 1-40."""
+"""HTTPHandler driven directly: tRPC over HTTP and batching, COVERAGE.md items 1-40."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""wirechat.rpc imports nothing else from wirechat (STYLE.md habit 2 and section 3)."""
+"""wirechat.rpc imports nothing else from wirechat: imports point one way, engine first."""
 
 from __future__ import annotations
 

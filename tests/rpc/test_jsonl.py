@@ -1,4 +1,4 @@
-"""httpBatchStreamLink responses through HTTPHandler: trpc-protocol.md §1.9, checklist 41-53."""
+"""httpBatchStreamLink responses through HTTPHandler: JSONL streaming, COVERAGE.md items 41-53."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The middleware chain: order, context replacement, input validation (STYLE.md habit 6)."""
+"""The middleware chain: order, context replacement, input validation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The immutable ProcedureBuilder and built procedures (STYLE.md habit 6, trpc-protocol.md §3.7)."""
+"""The immutable ProcedureBuilder and built procedures, subscriptions included."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Routers: nested definitions flattened to dotted paths when built (STYLE.md habit 6)."""
+"""Routers: nested definitions flattened to dotted paths when built as in tRPC."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""httpSubscriptionLink responses through HTTPHandler: trpc-protocol.md §2, checklist 54-70."""
+"""httpSubscriptionLink responses through HTTPHandler: SSE, COVERAGE.md items 54-70."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""tracked(id, data): resumable subscription events (trpc-protocol.md §2.2, §3.7)."""
+"""tracked(id, data): resumable subscription events (COVERAGE.md items 57, 70, 82)."""
 
 from __future__ import annotations
 

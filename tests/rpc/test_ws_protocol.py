@@ -1,4 +1,4 @@
-"""Sans-I/O WebSocket frames: parse_frame and the encoders (trpc-protocol.md §3.2-§3.8)."""
+"""Sans-I/O WebSocket frames: parse_frame and the encoders (tRPC v11 WebSocket messages)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""WSSession driven with list-collecting send/close fakes: trpc-protocol.md §3.4-§3.11,
-checklist 71-100."""
+"""WSSession driven with list-collecting send/close fakes: tRPC over WebSocket,
+COVERAGE.md items 71-100."""
 
 from __future__ import annotations
 

@@ -320,7 +320,7 @@ class Subscriber(_Socket):
     def on_data(self, result: dict[str, Any]) -> None:
         self.last_event_id = result["id"]
         self.ids.append(int(result["id"]))
-        # A tracked frame: result.data is {"id", "data": MessageEvent} (trpc-protocol §3.7).
+        # A tracked frame: result.data is {"id", "data": MessageEvent} (tracked, as over SSE).
         message = result["data"]["data"]["message"]
         self.message_ids.append(int(message["id"]))
         self.texts.append(message["text"])

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import orjson
+
 from wirechat.chat.deps import Deps
 from wirechat.chat.hub import EventRecord, Lagged, Listener
 from wirechat.chat.services.replay import events_after
-from wirechat.rpc import Emit, PushSource
+from wirechat.rpc import Emit, PushSource, Tracked
 
 __all__ = ["MessageStream", "replay"]
 
@@ -47,7 +49,7 @@ async def replay(deps: Deps, room_id: int, after_seq: int) -> AsyncIterator[Even
             return
 
 
-class MessageStream(PushSource):
+class MessageStream(PushSource[Tracked[orjson.Fragment]]):
     """The events of one ``messages.onMessage`` subscription (a push source).
 
     Completes when the user leaves the room. Set up (membership, listener, presence)

@@ -24,6 +24,7 @@ from .push import Emit, PushSource, iterate_push
 from .router import Router
 from .sse import SSEOptions
 from .tracked import Tracked, tracked
+from .wiretype import WireType
 from .ws.server import WSServer
 from .ws.session import WSLimits
 
@@ -51,6 +52,7 @@ __all__ = [
     "Tracked",
     "WSLimits",
     "WSServer",
+    "WireType",
     "init_rpc",
     "iterate_push",
     "tracked",

@@ -122,7 +122,7 @@ def decode_input(text: bytes | str | None) -> Any:
 
 
 def merge_last_event_id(value: Any, last_event_id: str | None) -> Any:
-    """Merge a resume id into a subscription's input (trpc-protocol.md §2.1).
+    """Merge a resume id into a subscription's input, as tRPC v11 servers do.
 
     Object input gets ``lastEventId`` (overriding its own); absent or null input
     becomes ``{"lastEventId": ...}``; a primitive input is left unchanged.

@@ -1,4 +1,4 @@
-"""Typed shapes of everything tRPC puts on the wire (trpc-protocol.md §1.5, §1.7, §3.2, §3.3)."""
+"""Typed shapes of everything tRPC v11 puts on the wire: HTTP results, errors, WS messages."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """tRPC error codes and the one place that turns exceptions into them.
 
 Every error a client sees is an :class:`RPCError`. Each :class:`ErrorCode` carries
-its JSON-RPC number and HTTP status (trpc-protocol.md §1.7); :func:`to_rpc_error`
+its JSON-RPC number and HTTP status (tRPC v11's code table); :func:`to_rpc_error`
 is the single conversion point for anything else, so an unexpected exception
 becomes INTERNAL_SERVER_ERROR whose message is hidden outside development mode.
 """

@@ -1,6 +1,6 @@
 """Sans-I/O tRPC over HTTP: an :class:`HTTPRequest` in, an :class:`HTTPResponse` out.
 
-Implements trpc-protocol.md §1 (queries, mutations, batching, status rules,
+Implements tRPC v11 over HTTP (queries, mutations, batching, status rules,
 top-level errors), dispatching to :mod:`.jsonl` for httpBatchStreamLink and to
 :mod:`.sse` for httpSubscriptionLink. The body of a response is bytes or an
 async iterator of bytes; the adapter writes it and cancels the iterator when the

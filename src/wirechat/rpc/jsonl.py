@@ -1,6 +1,6 @@
 """httpBatchStreamLink responses: one JSON value per line, flushed as calls settle.
 
-Byte-for-byte the reference encoding of trpc-protocol.md §1.9: a head line with
+Byte-for-byte the encoding of tRPC v11's own server (``jsonl.ts``): a head line with
 one promise placeholder per call, then chunk lines ``[chunkId, status, payload]``
 in completion order. Each call settles as ``{"error": shape}`` inline, or through
 the ``result`` and ``data`` promise levels; a call that returns an async iterator

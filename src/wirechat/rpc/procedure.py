@@ -41,6 +41,9 @@ class Procedure:
     output: TypeAdapter[Any] | None = None
     has_input: bool = False
     description: str | None = field(default=None, compare=False)
+    inputs: tuple[TypeAdapter[Any], ...] = field(default=(), compare=False)
+    """The input schemas in ``.input()`` order (each validates the raw input); read by
+    the TypeScript generator, never on a call."""
 
     async def call(self, call: Call[Any]) -> Any:
         """Run the middlewares and the resolver.
@@ -79,22 +82,24 @@ class Procedure:
 class ProcedureBuilder(Generic[C, I]):
     """Builds procedures whose resolvers receive a context ``C`` and an input ``I``."""
 
-    __slots__ = ("_has_input", "_output", "_steps")
+    __slots__ = ("_has_input", "_inputs", "_output", "_steps")
 
     def __init__(
         self,
         steps: tuple[Step, ...] = (),
         output: TypeAdapter[Any] | None = None,
         has_input: bool = False,
+        inputs: tuple[TypeAdapter[Any], ...] = (),
     ) -> None:
         self._steps = steps
         self._output = output
         self._has_input = has_input
+        self._inputs = inputs
 
     def use(self, middleware: Middleware[C, C2]) -> ProcedureBuilder[C2, I]:
         """A builder whose procedures run ``middleware`` first (in call order)."""
         return ProcedureBuilder(
-            (*self._steps, context_step(middleware)), self._output, self._has_input
+            (*self._steps, context_step(middleware)), self._output, self._has_input, self._inputs
         )
 
     @overload
@@ -104,11 +109,13 @@ class ProcedureBuilder(Generic[C, I]):
     def input(self, schema: Any) -> ProcedureBuilder[C, Any]:
         """Validate the input against a pydantic model or any type pydantic understands."""
         adapter: TypeAdapter[Any] = TypeAdapter(schema)
-        return ProcedureBuilder((*self._steps, input_middleware(adapter)), self._output, True)
+        return ProcedureBuilder(
+            (*self._steps, input_middleware(adapter)), self._output, True, (*self._inputs, adapter)
+        )
 
     def output(self, schema: Any) -> ProcedureBuilder[C, I]:
         """Validate (and coerce) each result against ``schema``; a mismatch is a server fault."""
-        return ProcedureBuilder(self._steps, TypeAdapter(schema), self._has_input)
+        return ProcedureBuilder(self._steps, TypeAdapter(schema), self._has_input, self._inputs)
 
     def _build(self, type_: ProcedureType, resolver: Callable[[C, I], Any]) -> Procedure:
         return Procedure(
@@ -118,6 +125,7 @@ class ProcedureBuilder(Generic[C, I]):
             self._output,
             self._has_input,
             inspect.getdoc(resolver),
+            self._inputs,
         )
 
     def query(self, resolver: Callable[[C, I], Awaitable[Any]]) -> Procedure:
@@ -128,7 +136,9 @@ class ProcedureBuilder(Generic[C, I]):
 
     def subscription(
         self,
-        resolver: Callable[[C, I], Awaitable[AsyncIterator[Any] | PushSource] | AsyncIterator[Any]],
+        resolver: Callable[
+            [C, I], Awaitable[AsyncIterator[Any] | PushSource[Any]] | AsyncIterator[Any]
+        ],
     ) -> Procedure:
         """A subscription; the resolver is an async generator function, or a coroutine
         function that sets things up and then returns an async iterator or a

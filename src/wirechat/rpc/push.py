@@ -15,7 +15,7 @@ import abc
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 __all__ = ["Emit", "PushSource", "is_stream", "iterate_push"]
 
@@ -23,9 +23,16 @@ Emit = Callable[[Any], None]
 """Send one subscription value (plain or :class:`~wirechat.rpc.Tracked`); never blocks."""
 
 
-class PushSource(abc.ABC):
+T_co = TypeVar("T_co", covariant=True)
+
+
+class PushSource(abc.ABC, Generic[T_co]):
     """Base class of push subscriptions (a plain base class rather than a Protocol:
-    ``isinstance`` against it is checked on every call and must be cheap)."""
+    ``isinstance`` against it is checked on every call and must be cheap).
+
+    The type parameter names what ``emit`` is given (``PushSource[Tracked[Event]]``);
+    only type checkers and the TypeScript generator read it.
+    """
 
     @abc.abstractmethod
     async def run(self, emit: Emit) -> None:
@@ -49,7 +56,7 @@ class _Done:
         self.error = error
 
 
-async def iterate_push(source: PushSource) -> AsyncIterator[Any]:
+async def iterate_push(source: PushSource[Any]) -> AsyncIterator[Any]:
     """Adapt a push source to an async iterator (SSE, JSONL)."""
     queue: asyncio.Queue[Any] = asyncio.Queue()
 

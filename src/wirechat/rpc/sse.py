@@ -1,4 +1,4 @@
-"""httpSubscriptionLink responses: Server-Sent Events (trpc-protocol.md §2).
+"""httpSubscriptionLink responses: Server-Sent Events as tRPC v11 writes them.
 
 Every event ends with two blank lines as in the reference. The stream opens with
 ``connected``; tracked values carry ``id:``; an untracked value after a tracked

@@ -1,7 +1,7 @@
 """``tracked(id, data)``: subscription events a client can resume after.
 
 A tracked event carries an id that the client remembers and sends back as
-``lastEventId`` when it reconnects (trpc-protocol.md §2.1, §3.7).
+``lastEventId`` when it reconnects, over SSE and WebSocket alike.
 """
 
 from __future__ import annotations

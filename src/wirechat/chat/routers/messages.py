@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import orjson
+
 from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
 from wirechat.chat.deps import Deps
@@ -11,10 +15,14 @@ from wirechat.chat.services.history import MessagePageJSON, history
 from wirechat.chat.services.messages import MessageResult
 from wirechat.chat.stream import MessageStream
 from wirechat.db.session import transaction
-from wirechat.rpc import Router
+from wirechat.rpc import PushSource, Router, Tracked, WireType
 from wirechat.rpc.codec import dumps
 
 __all__ = ["messages_router"]
+
+# What the fast paths send, for the TypeScript generator (the same JSON as the models).
+MessagePageWire = Annotated[MessagePageJSON, WireType(schemas.MessagePage)]
+MessageEventWire = Annotated[orjson.Fragment, WireType(schemas.MessageEvent)]
 
 
 async def _publish(deps: Deps, result: MessageResult) -> schemas.Message:
@@ -47,7 +55,7 @@ async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.M
     return await _publish(d, result)
 
 
-async def list_(ctx: AuthedContext, input: schemas.ListMessagesInput) -> MessagePageJSON:
+async def list_(ctx: AuthedContext, input: schemas.ListMessagesInput) -> MessagePageWire:
     return await history(
         ctx.deps.sessions,
         room_id=input.room_id,
@@ -73,7 +81,9 @@ async def delete(ctx: AuthedContext, input: schemas.DeleteMessageInput) -> schem
     return await _publish(ctx.deps, result)
 
 
-async def on_message(ctx: AuthedContext, input: schemas.OnMessageInput) -> MessageStream:
+async def on_message(
+    ctx: AuthedContext, input: schemas.OnMessageInput
+) -> PushSource[Tracked[MessageEventWire]]:
     """Set up before ``started`` is sent: membership checked, listener attached,
     presence counted; the replay and live events follow in the stream."""
     d = ctx.deps

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
@@ -12,9 +12,12 @@ from wirechat.chat.hub import Lagged, Listener
 from wirechat.chat.routers.base import authed
 from wirechat.chat.services import rooms
 from wirechat.db.session import transaction
-from wirechat.rpc import Router
+from wirechat.rpc import Router, WireType
 
 __all__ = ["presence_router"]
+
+PresenceEventWire = Annotated[dict[str, Any], WireType(schemas.PresenceEvent)]
+"""A presence snapshot (``online`` holds ``User`` models)."""
 
 
 async def snapshot(deps: Deps, room_id: int) -> dict[str, Any]:
@@ -24,7 +27,7 @@ async def snapshot(deps: Deps, room_id: int) -> dict[str, Any]:
 
 async def _presence_events(
     deps: Deps, listener: Listener, room_id: int
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[PresenceEventWire]:
     try:
         last: dict[str, Any] | None = None
         current = await snapshot(deps, room_id)
@@ -46,7 +49,7 @@ async def _presence_events(
 
 async def on_presence(
     ctx: AuthedContext, input: schemas.RoomIdInput
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[PresenceEventWire]:
     d = ctx.deps
     async with transaction(d.sessions) as session:
         await rooms.require_member(session, input.room_id, ctx.user_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 import orjson
 
@@ -12,9 +13,12 @@ from wirechat.chat.hub import Listener
 from wirechat.chat.routers.base import authed
 from wirechat.chat.services import rooms
 from wirechat.db.session import transaction
-from wirechat.rpc import Router
+from wirechat.rpc import Router, WireType
 
 __all__ = ["typing_router"]
+
+TypingEventWire = Annotated[orjson.Fragment, WireType(schemas.TypingEvent)]
+"""A typing event, encoded once by the sender for every subscriber."""
 
 
 async def set_typing(ctx: AuthedContext, input: schemas.SetTypingInput) -> schemas.Ok:
@@ -32,7 +36,7 @@ async def set_typing(ctx: AuthedContext, input: schemas.SetTypingInput) -> schem
     return schemas.Ok()
 
 
-async def _typing_events(listener: Listener) -> AsyncIterator[orjson.Fragment]:
+async def _typing_events(listener: Listener) -> AsyncIterator[TypingEventWire]:
     try:
         async for payload in listener:
             assert isinstance(payload, bytes)
@@ -43,7 +47,7 @@ async def _typing_events(listener: Listener) -> AsyncIterator[orjson.Fragment]:
 
 async def on_typing(
     ctx: AuthedContext, input: schemas.RoomIdInput
-) -> AsyncIterator[orjson.Fragment]:
+) -> AsyncIterator[TypingEventWire]:
     d = ctx.deps
     async with transaction(d.sessions) as session:
         await rooms.require_member(session, input.room_id, ctx.user_id)

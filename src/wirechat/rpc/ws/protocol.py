@@ -1,4 +1,4 @@
-"""Sans-I/O tRPC-over-WebSocket messages (trpc-protocol.md §3).
+"""Sans-I/O tRPC-over-WebSocket messages (what createWSClient and wsLink exchange).
 
 :func:`parse_frame` turns the text of one frame into typed events and never
 raises for bad input: a frame that is not a valid message becomes an
