@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 NODE_DIR := tests/conformance/node
 
-.PHONY: run dev test lint typecheck unit bench install node-deps migrate clean
+.PHONY: run dev test lint typecheck unit bench fuzz install node-deps migrate clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ unit: install
 
 test: install node-deps lint typecheck
 	$(PY) -m pytest
+
+# 100,000 fuzz cases in all: 25,000 per transport (HTTP, WebSocket) and database.
+fuzz: install
+	FUZZ_EXAMPLES=25000 $(PY) -m pytest tests/integration/test_fuzz.py -q -s
 
 bench: install
 	$(PY) bench/run.py
