@@ -3,8 +3,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 NODE_DIR := tests/conformance/node
+# The first 11.x client, which the conformance suite also runs (test_node_client.py).
+NODE_11_0_DIR := tests/conformance/node-11.0
+# TypeScript and the front-end libraries that type-check the generated AppRouter.
+TS_DIR := tests/typescript
+WEB_DIR := web
+# Everything the page's build reads: a change to any of them rebuilds web/dist.
+WEB_SOURCES := $(wildcard $(WEB_DIR)/index.html $(WEB_DIR)/vite.config.ts $(WEB_DIR)/tsconfig.json \
+	$(WEB_DIR)/src/*.ts $(WEB_DIR)/src/*.tsx $(WEB_DIR)/src/*.css $(WEB_DIR)/src/*/*.tsx \
+	clients/ts/app-router.d.ts)
 
-.PHONY: run dev test lint typecheck unit bench fuzz install node-deps migrate clean
+.PHONY: run dev test lint typecheck unit bench fuzz install node-deps web-deps web web-if-node \
+	web-dev migrate clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +28,45 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-node-deps: $(NODE_DIR)/node_modules/.installed
+$(NODE_11_0_DIR)/node_modules/.installed: $(NODE_11_0_DIR)/package-lock.json
+	cd $(NODE_11_0_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(TS_DIR)/node_modules/.installed: $(TS_DIR)/package-lock.json
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-deps: $(NODE_DIR)/node_modules/.installed $(NODE_11_0_DIR)/node_modules/.installed \
+	$(TS_DIR)/node_modules/.installed
+
+$(WEB_DIR)/node_modules/.installed: $(WEB_DIR)/package-lock.json
+	cd $(WEB_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web-deps: $(WEB_DIR)/node_modules/.installed
+
+$(WEB_DIR)/dist/index.html: $(WEB_DIR)/node_modules/.installed $(WEB_SOURCES)
+	cd $(WEB_DIR) && npm run --silent build
+
+# The chat page (web/dist, served at / by `wirechat serve`); up to date means no work.
+web: $(WEB_DIR)/dist/index.html
+
+# `make run` must work without Node.js: then, or when the build fails, only the API runs.
+web-if-node:
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory web || echo "chat page: build failed (above); serving the API only"; \
+	else \
+		echo "chat page: Node.js not found, so web/ is not built; serving the API only"; \
+	fi
+
+# Vite's dev server on :5173 with hot reload, against `make run` (API :3000, WebSocket :3001).
+web-dev: web-deps
+	cd $(WEB_DIR) && npx vite
 
 migrate: install
 	$(VENV)/bin/wirechat migrate
 
-run: migrate
+run: migrate web-if-node
 	$(VENV)/bin/wirechat serve
 
 dev: migrate
@@ -39,7 +82,7 @@ typecheck: install
 unit: install
 	$(PY) -m pytest tests/rpc -q
 
-test: install node-deps lint typecheck
+test: install node-deps web-deps lint typecheck
 	$(PY) -m pytest
 
 # 100,000 fuzz cases in all: 25,000 per transport (HTTP, WebSocket) and database.
@@ -50,4 +93,5 @@ bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(NODE_11_0_DIR)/node_modules $(TS_DIR)/node_modules \
+		$(WEB_DIR)/node_modules $(WEB_DIR)/dist data .mypy_cache .ruff_cache .pytest_cache

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from wirechat.config import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 WIRECHAT = Path(sys.executable).parent / "wirechat"
 
@@ -39,11 +41,19 @@ def build():
 """
 
 
-def codegen(*args: str, cwd: Path, module: bool = False) -> subprocess.CompletedProcess[str]:
+def codegen(
+    *args: str, cwd: Path, module: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "wirechat"] if module else [str(WIRECHAT)]
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(cwd), "HOME": str(cwd)}
+    # Nothing from the caller's environment: no DATABASE_URL, REDIS_URL or TRANSFORMER.
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(cwd), "HOME": str(cwd)}
     return subprocess.run(
-        [*command, "codegen", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+        [*command, "codegen", *args],
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -94,6 +104,19 @@ def test_router_that_cannot_be_loaded_is_a_clear_error(tmp_path: Path, spec: str
     result = codegen("--router", spec, cwd=tmp_path)
     assert result.returncode == 2
     assert f"cannot load the router {spec}" in result.stderr
+
+
+@pytest.mark.skipif("transformer" not in Settings.model_fields, reason="no TRANSFORMER setting yet")
+def test_transformer_setting_selects_the_flavour_unless_the_flag_says_otherwise(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "types.d.ts"
+    env = {"TRANSFORMER": "superjson"}
+    assert codegen("--out", str(out), cwd=tmp_path, env=env).returncode == 0
+    assert "transformer: true;" in out.read_text()
+    flag = codegen("--transformer", "none", "--out", str(out), cwd=tmp_path, env=env)
+    assert flag.returncode == 0
+    assert "transformer: false;" in out.read_text()
 
 
 def test_superjson_transformer_flag(tmp_path: Path) -> None:

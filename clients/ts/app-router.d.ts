@@ -173,6 +173,14 @@ export interface User {
   createdAt: string;
 }
 
+/** The errors this server sends: tRPC's default shape, and why an input was rejected. */
+export interface AppErrorShape extends TRPCDefaultErrorShape {
+  data: TRPCDefaultErrorShape['data'] & {
+    /** For a rejected input (`BAD_REQUEST`): each problem and where it is. */
+    issues?: { path: (string | number)[]; message: string }[];
+  };
+}
+
 /**
  * The type of this server's tRPC router, for `createTRPCClient<AppRouter>()`,
  * `createTRPCContext<AppRouter>()` and `inferRouterOutputs<AppRouter>`.
@@ -181,7 +189,7 @@ export type AppRouter = TRPCBuiltRouter<
   {
     ctx: object;
     meta: object;
-    errorShape: TRPCDefaultErrorShape;
+    errorShape: AppErrorShape;
     transformer: false;
   },
   {
@@ -191,6 +199,10 @@ export type AppRouter = TRPCBuiltRouter<
         output: AuthResult;
         meta: object;
       }>;
+      /**
+       * Limited per client address, and per username once it has failed too often (a
+       * password guesser spread over several addresses still gets a bounded number of tries).
+       */
       login: TRPCMutationProcedure<{
         input: LoginInput;
         output: AuthResult;
@@ -226,7 +238,7 @@ export type AppRouter = TRPCBuiltRouter<
         meta: object;
       }>;
       listPublic: TRPCQueryProcedure<{
-        input: ListPublicRoomsInput | null | undefined;
+        input: ListPublicRoomsInput | undefined;
         output: PageRoom;
         meta: object;
       }>;

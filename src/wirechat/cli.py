@@ -105,7 +105,8 @@ def cmd_codegen(args: argparse.Namespace) -> int:
 
     transformer = args.transformer
     if transformer is None and "transformer" in Settings.model_fields:
-        transformer = getattr(_settings(), "transformer", None) or "none"
+        setting = getattr(_settings(), "transformer", None)
+        transformer = str(getattr(setting, "value", setting) or "none").lower()
     module_name, _, attr = args.router.partition(":")
     try:
         target = getattr(importlib.import_module(module_name), attr or "app_router")

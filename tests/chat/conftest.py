@@ -3,16 +3,18 @@ cheap Argon2, a token service, and a way to make users and rooms."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat.factories import MakeRoom, MakeUser
 from db.fixtures import database_url, engine, postgres_url, sessions
 from wirechat.chat import schemas
 from wirechat.chat.auth import PasswordHasher, TokenService
 from wirechat.chat.services import accounts, rooms
+from wirechat.chat.store import ChatStore, open_store
 from wirechat.db.session import SessionFactory
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "make_user",
     "postgres_url",
     "sessions",
+    "store",
     "tokens",
 ]
 
@@ -73,3 +76,12 @@ def make_room(sessions: SessionFactory) -> MakeRoom:
         )
 
     return make
+
+
+@pytest.fixture
+async def store(engine: AsyncEngine) -> AsyncIterator[ChatStore]:
+    """The chat store assembly picks for ``engine``: the direct connection on SQLite, SQL
+    on PostgreSQL."""
+    opened = open_store(engine)
+    yield opened
+    await opened.aclose()

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from .rawsocket import RawSocket
+from .rawsocket import RawSocket, masked_frame
 
 if TYPE_CHECKING:
     from .conftest import Server
@@ -1123,6 +1123,17 @@ async def test_ws_message_over_one_mib_closes_with_1009(main_server: Server) -> 
     sock = await RawSocket.connect(main_server.ws)
     sock.send('"' + "x" * (1024 * 1024 + 10) + '"')
     assert await sock.closed() == 1009
+
+
+async def test_ws_client_close_is_answered_with_a_valid_close_frame(main_server: Server) -> None:
+    # A close frame without a status code (what the `ws` package sends for a bare
+    # `close()`, as @trpc/client 11.0.0 does) must not be answered with code 0: clients
+    # take that as a protocol error and drop the socket as 1006 with an error event.
+    for payload, expected in ((b"", 1000), ((4000).to_bytes(2, "big") + b"bye", 4000)):
+        sock = await RawSocket.connect(main_server.ws)
+        assert sock.transport is not None
+        sock.transport.underlying_transport.write(masked_frame(payload, opcode=0x8))
+        assert await sock.closed() == expected
 
 
 async def test_ws_slow_reader_is_disconnected_and_others_are_unaffected(

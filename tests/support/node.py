@@ -21,17 +21,18 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def node_modules() -> Path:
-    """``tests/conformance/node/node_modules``, installed with ``npm ci`` if missing."""
+def node_modules(directory: Path = NODE_DIR) -> Path:
+    """``directory/node_modules`` (by default ``tests/conformance/node``'s), installed with
+    ``npm ci`` from its lock file if missing."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         unavailable("node/npm not found on PATH")
-    modules = NODE_DIR / "node_modules"
+    modules = directory / "node_modules"
     if not (modules / "@trpc" / "client").is_dir():
         assert npm is not None
         result = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=NODE_DIR,
+            cwd=directory,
             capture_output=True,
             text=True,
             timeout=300,

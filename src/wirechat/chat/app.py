@@ -13,18 +13,17 @@ from wirechat.broker import create_broker
 from wirechat.chat.auth import PasswordHasher, TokenService, load_or_create_secret
 from wirechat.chat.context import ContextFactory
 from wirechat.chat.deps import Deps
-from wirechat.chat.hub import EventRecord, RoomHub
+from wirechat.chat.hub import RoomHub
 from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import MemoryPresence, PresenceStore
 from wirechat.chat.routers import app_router
-from wirechat.chat.services import messages
 from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimiter, RateLimits
-from wirechat.chat.services.replay import events_after
 from wirechat.chat.services.users import UserCache
+from wirechat.chat.store import open_store
 from wirechat.config import Rate, Settings
 from wirechat.db.migrate import upgrade
-from wirechat.db.session import create_engine, default_sqlite_url, session_factory, transaction
-from wirechat.db.sqlite import close_fast_reader, start_checkpointer
+from wirechat.db.session import create_engine, default_sqlite_url, session_factory
+from wirechat.db.sqlite import start_checkpointer
 from wirechat.proxies import TrustedProxies
 from wirechat.rpc import Engine
 from wirechat.server import Application, StartupError
@@ -58,6 +57,7 @@ async def build_application(settings: Settings) -> Application:
         ) from exc
     db = create_engine(url)
     sessions = session_factory(db)
+    store = open_store(db)
     checkpointer = start_checkpointer(db.dialect, db.url.database)
 
     secret = settings.jwt_secret
@@ -74,24 +74,12 @@ async def build_application(settings: Settings) -> Application:
     except ValueError as exc:
         raise StartupError(str(exc)) from exc
 
-    async def load_events(room_id: int, after_seq: int) -> list[EventRecord]:
-        return [
-            EventRecord(seq, payload)
-            for seq, payload in await events_after(sessions, room_id, after_seq, 100)
-        ]
-
-    async def last_seq(room_id: int) -> int:
-        async with transaction(sessions) as session:
-            return await messages.last_seq(session, room_id)
-
     metrics = ChatMetrics()
     delivered = metrics.delivered.labels("messages.onMessage")
     # Everything shared through Redis is namespaced by the database: two deployments
     # on one Redis server (whose pub/sub ignores the db number) never see each other.
     namespace = settings.redis_namespace or hashlib.sha256(_describe(url).encode()).hexdigest()[:12]
-    hub = RoomHub(
-        broker, load_events, last_seq, on_dispatch=delivered.inc, namespace=f"{namespace}:"
-    )
+    hub = RoomHub(broker, store, on_dispatch=delivered.inc, namespace=f"{namespace}:")
     presence: PresenceStore
     make_limiter: Callable[[Rate], RateLimiter]
     redis_client: Any = None
@@ -127,6 +115,7 @@ async def build_application(settings: Settings) -> Application:
     )
     deps = Deps(
         sessions=sessions,
+        store=store,
         hasher=PasswordHasher(
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_cost,
@@ -156,8 +145,8 @@ async def build_application(settings: Settings) -> Application:
         await broker.aclose()
         if redis_client is not None:
             await redis_client.aclose()
+        await store.aclose()
         await db.dispose()
-        close_fast_reader(db.dialect)
         if checkpointer is not None:
             checkpointer.stop()
 

@@ -10,6 +10,7 @@ from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import PresenceStore
 from wirechat.chat.services.ratelimit import RateLimiter, RateLimits
 from wirechat.chat.services.users import UserCache
+from wirechat.chat.store import ChatStore
 from wirechat.db.session import SessionFactory
 from wirechat.proxies import TrustedProxies
 
@@ -19,6 +20,7 @@ __all__ = ["Deps"]
 @dataclass(frozen=True, slots=True)
 class Deps:
     sessions: SessionFactory
+    store: ChatStore
     hasher: PasswordHasher
     tokens: TokenService
     hub: RoomHub

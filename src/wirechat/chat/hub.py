@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Literal
 
 import orjson
@@ -35,6 +35,7 @@ from wirechat.broker import (
     BrokerUnavailable,
     SubscriptionLost,
 )
+from wirechat.chat.store import EventLog, event_pages
 from wirechat.rpc import Tracked, tracked
 
 __all__ = ["EventRecord", "Lagged", "Listener", "ListenerKind", "RoomHub"]
@@ -42,11 +43,6 @@ __all__ = ["EventRecord", "Lagged", "Listener", "ListenerKind", "RoomHub"]
 logger = logging.getLogger("wirechat.hub")
 
 ListenerKind = Literal["events", "typing", "presence"]
-
-LoadEvents = Callable[[int, int], Awaitable[list["EventRecord"]]]
-"""``load(room_id, after_seq)``: up to one page of stored events after ``after_seq``."""
-
-LastSeq = Callable[[int], Awaitable[int]]
 
 
 class EventRecord:
@@ -205,7 +201,7 @@ class _RoomChannel:
             try:
                 async with self.hub.broker.subscribe(self.topic) as subscription:
                     if first:
-                        self.last_seq = await self.hub.last_seq(self.room_id)
+                        self.last_seq = await self.hub.log.last_seq(self.room_id)
                         first = False
                         self.ready.set_result(None)
                     else:
@@ -254,15 +250,19 @@ class _RoomChannel:
                     listener.push(_LEFT)
 
     async def _catch_up(self, until: int | None) -> None:
-        """Fill a gap from the database log (events are committed before publication)."""
-        while until is None or self.last_seq < until:
-            records = await self.hub.load_events(self.room_id, self.last_seq)
-            for record in records:
-                if record.seq > self.last_seq:
-                    self.last_seq = record.seq
-                    self._dispatch_all(record, "events")
-            if len(records) < self.hub.page_size:
-                return
+        """Fill a gap from the database log (events are committed before publication):
+        up to ``until``, or everything stored when it is None."""
+        pages = event_pages(self.hub.log, self.room_id, self.last_seq)
+        try:
+            async for page in pages:
+                for seq, payload in page:
+                    if seq > self.last_seq:
+                        self.last_seq = seq
+                        self._dispatch_all(EventRecord(seq, payload), "events")
+                if until is not None and self.last_seq >= until:
+                    return
+        finally:
+            await pages.aclose()
 
     def _dispatch_all(self, item: Item, kind: ListenerKind) -> None:
         count = 0
@@ -311,10 +311,8 @@ class RoomHub:
     def __init__(
         self,
         broker: Broker,
-        load_events: LoadEvents,
-        last_seq: LastSeq,
+        log: EventLog,
         *,
-        page_size: int = 100,
         listener_capacity: int = 1000,
         typing_ttl: float = 5.0,
         on_dispatch: Callable[[int], None] = lambda count: None,
@@ -325,9 +323,8 @@ class RoomHub:
         """Prefix of every topic, so deployments sharing one Redis never mix rooms."""
         self.on_dispatch = on_dispatch
         """Told how many local subscribers each live message event went to (metrics)."""
-        self.load_events = load_events
-        self.last_seq = last_seq
-        self.page_size = page_size
+        self.log = log
+        """Where stored events are read back from to fill gaps."""
         self.listener_capacity = listener_capacity
         self.typing_ttl = typing_ttl
         self.channels: dict[int, _RoomChannel] = {}

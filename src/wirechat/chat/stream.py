@@ -19,34 +19,27 @@ subscriber per event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import orjson
 
 from wirechat.chat.deps import Deps
 from wirechat.chat.hub import EventRecord, Lagged, Listener
-from wirechat.chat.services.replay import events_after
+from wirechat.chat.store import EventLog, event_pages
 from wirechat.rpc import Emit, PushSource, Tracked
 
 __all__ = ["MessageStream", "replay"]
-
-PAGE = 100
 
 
 class _Gap(Exception):
     """A live event is not the next one: fill from the log before going on."""
 
 
-async def replay(deps: Deps, room_id: int, after_seq: int) -> AsyncIterator[EventRecord]:
+async def replay(log: EventLog, room_id: int, after_seq: int) -> AsyncGenerator[EventRecord, None]:
     """Stored events after ``after_seq``, page by page, in ``seq`` order."""
-    cursor = after_seq
-    while True:
-        page = await events_after(deps.sessions, room_id, cursor, PAGE)
+    async for page in event_pages(log, room_id, after_seq):
         for seq, payload in page:
-            cursor = seq
             yield EventRecord(seq, payload)
-        if len(page) < PAGE:
-            return
 
 
 class MessageStream(PushSource[Tracked[orjson.Fragment]]):
@@ -83,7 +76,7 @@ class MessageStream(PushSource[Tracked[orjson.Fragment]]):
 
         try:
             while True:
-                async for record in replay(deps, self.room_id, self.delivered):
+                async for record in replay(deps.store, self.room_id, self.delivered):
                     self.delivered = record.seq
                     replayed.inc()
                     emit(record.tracked)

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,16 +28,16 @@ from sqlalchemy import pool
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import ClauseElement as Executable
 from sqlalchemy.util import await_only
 
 __all__ = [
     "DRIVER",
     "Checkpointer",
-    "FastReader",
+    "DirectConnection",
     "InLoopSQLiteDialect",
-    "close_fast_reader",
-    "fast_reader",
+    "open_direct",
     "start_checkpointer",
     "stored_time",
     "write_lock",
@@ -87,7 +87,6 @@ class InLoopSQLiteDialect(SQLiteDialect_pysqlite):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.write_lock = asyncio.Lock()
-        self.reader: FastReader | None = None
 
     @classmethod
     def get_pool_class(cls, url: URL) -> type[pool.Pool]:
@@ -102,19 +101,21 @@ class InLoopSQLiteDialect(SQLiteDialect_pysqlite):
         return args, kwargs
 
 
-class FastReader:
-    """One extra connection for the hottest statements, used without SQLAlchemy.
+class DirectConnection:
+    """One SQLite connection used without SQLAlchemy, for the chat's hottest statements.
 
     Like better-sqlite3 in Node: a read, or a write transaction, runs to completion
     synchronously, so the one connection is never shared by two callers at once, and
-    under WAL it sees every committed write. Write transactions still take the
-    in-process write lock first, so they queue with the engine's writers instead of
-    waiting on SQLite's lock inside the loop.
+    under WAL it sees every committed write. Callers hold the dialect's write lock
+    around :meth:`transaction`, so its writers queue with the engine's writers instead
+    of waiting on SQLite's lock inside the loop.
 
     Statements are SQLAlchemy Core objects compiled once for SQLite, so the SQL is
-    written in one place. No type processing happens either way: rows come back as
-    plain tuples (times as their stored text) and parameters must be given in stored
-    form (see :func:`stored_time`).
+    written in one place. Rows come back as plain tuples without type processing (times
+    as their stored text); datetime parameters are stored as SQLAlchemy stores them
+    (see :func:`stored_time`). A constraint violation raises SQLAlchemy's
+    :class:`~sqlalchemy.exc.IntegrityError`, as the engine would, so callers handle
+    both paths alike.
     """
 
     def __init__(self, dialect: InLoopSQLiteDialect, database: str) -> None:
@@ -128,8 +129,10 @@ class FastReader:
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._compiled: dict[int, tuple[Executable, Any, str, tuple[str, ...]]] = {}
         self.write_lock = dialect.write_lock
+        """The lock every in-process writer of this database takes turns on."""
 
-    def all(self, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def all(self, statement: Executable, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run ``statement``; its rows ([] for a statement returning none)."""
         entry = self._compiled.get(id(statement))
         if entry is None or entry[0] is not statement:
             compiled = statement.compile(dialect=self._dialect)
@@ -139,14 +142,14 @@ class FastReader:
         _, compiled, sql, names = entry
         # construct_params adds the values of anonymous binds (literals in the statement).
         values: Any = compiled.construct_params(params)
-        return self._conn.execute(sql, [values[name] for name in names]).fetchall()
-
-    def first(self, statement: Executable, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        rows = self.all(statement, params)
-        return rows[0] if rows else None
+        args = [_stored(values[name]) for name in names]
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(sql, args, exc) from exc
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[FastReader]:
+    def transaction(self) -> Iterator[DirectConnection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on an exception).
 
         Hold :attr:`write_lock` around it, and do not await inside it.
@@ -163,21 +166,15 @@ class FastReader:
         self._conn.close()
 
 
+def _stored(value: Any) -> Any:
+    return stored_time(value) if isinstance(value, datetime) else value
+
+
 def stored_time(value: datetime) -> str:
     """A UTC time as SQLAlchemy's SQLite DateTime stores it (naive UTC, microseconds)."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(sep=" ", timespec="microseconds")
-
-
-def fast_reader(dialect: Any, database: str | None) -> FastReader | None:
-    """The dialect's :class:`FastReader` (made on first use); None unless in-loop SQLite
-    on a file."""
-    if not isinstance(dialect, InLoopSQLiteDialect) or not database or database == ":memory:":
-        return None
-    if dialect.reader is None:
-        dialect.reader = FastReader(dialect, database)
-    return dialect.reader
 
 
 class Checkpointer:
@@ -224,12 +221,12 @@ def start_checkpointer(dialect: Any, database: str | None) -> Checkpointer | Non
     return Checkpointer(database).start()
 
 
-def close_fast_reader(dialect: Any) -> None:
-    """Close the dialect's fast reader, if it made one (at engine disposal)."""
-    reader = getattr(dialect, "reader", None)
-    if isinstance(reader, FastReader):
-        reader.close()
-        dialect.reader = None
+def open_direct(dialect: Any, database: str | None) -> DirectConnection | None:
+    """A new :class:`DirectConnection` to ``database``; None unless in-loop SQLite on a
+    file (an in-memory database is private to each connection). Close it when done."""
+    if not isinstance(dialect, InLoopSQLiteDialect) or not database or database == ":memory:":
+        return None
+    return DirectConnection(dialect, database)
 
 
 def write_lock(dialect: Any) -> asyncio.Lock | None:

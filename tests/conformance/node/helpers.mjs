@@ -1,6 +1,9 @@
 // Shared by the *.test.mjs files: server URLs (set by test_node_client.py), a
 // recording fetch, subscription recorders and polling helpers.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TRPCClientError } from '@trpc/client';
 
 function required(name) {
@@ -17,6 +20,32 @@ export const WS_URL = required('WS_URL');
 export const ALT_URL = required('ALT_URL');
 /** alt_server.py with batching disabled. */
 export const NOBATCH_URL = required('NOBATCH_URL');
+
+/** The version of the @trpc/client actually loaded (its own package.json). */
+export const CLIENT_VERSION = loadedClientVersion();
+// test_node_client.py says which release it meant to load: a pin that silently
+// failed would otherwise test the other release twice.
+if (process.env.TRPC_CLIENT_VERSION && process.env.TRPC_CLIENT_VERSION !== CLIENT_VERSION) {
+  throw new Error(`expected @trpc/client ${process.env.TRPC_CLIENT_VERSION}, loaded ${CLIENT_VERSION}`);
+}
+
+function loadedClientVersion() {
+  let dir = path.dirname(fileURLToPath(import.meta.resolve('@trpc/client')));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+      if (pkg.name === '@trpc/client') return pkg.version;
+    } catch (err) {
+      if (err.code !== 'ENOENT') throw err;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('@trpc/client has no package.json');
+    dir = parent;
+  }
+}
+
+/** Under @trpc/client 11.0.0, the first 11.x release: COVERAGE.md lists how it differs. */
+export const CLIENT_11_0 = CLIENT_VERSION === '11.0.0';
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

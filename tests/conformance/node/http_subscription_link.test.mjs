@@ -4,8 +4,13 @@ import assert from 'node:assert/strict';
 import { EventSource } from 'eventsource';
 import { createTRPCClient, httpSubscriptionLink } from '@trpc/client';
 import {
-  TRPC_URL, ALT_URL, assertTRPCError, closeAll, record, serverEvents, sleep, uniqueTag, waitFor, within,
+  TRPC_URL, ALT_URL, CLIENT_11_0, assertTRPCError, closeAll, record, serverEvents, sleep, uniqueTag,
+  waitFor, within,
 } from './helpers.mjs';
+
+// 11.0.0 takes the EventSource option but its reconnect check reads the global
+// `EventSource.CLOSED`; give it the global a browser has.
+if (CLIENT_11_0) globalThis.EventSource ??= EventSource;
 
 after(closeAll);
 

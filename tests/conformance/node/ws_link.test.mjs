@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import {
-  WS_URL, TRPC_URL, closeAll, record, rejectsWith, serverEvents, sleep, uniqueTag, waitFor, within,
+  WS_URL, TRPC_URL, CLIENT_11_0, closeAll, record, rejectsWith, serverEvents, sleep, uniqueTag, waitFor,
+  within,
 } from './helpers.mjs';
 
 const wsClients = [];
@@ -119,8 +120,11 @@ test('c90 connectionParams (re-evaluated per connect) reach createContext once p
   const second = await c.ctxInfo.query();
   assert.equal(second.contextId, first.contextId, 'one context per connection');
   await c.ws.killMe.mutate();
+  // 11.0.0 may open several sockets after the kill (a query sent while it reconnects
+  // opens one, which the reconnect then closes, and so on): any newer token counts.
+  const fresh = (token) => (CLIENT_11_0 ? token !== 'tok1' && token === `tok${n}` : token === 'tok2');
   await waitFor(async () => {
-    try { return (await c.ctxInfo.query()).token === 'tok2'; } catch { return false; }
+    try { return fresh((await c.ctxInfo.query()).token); } catch { return false; }
   }, 3000, 'reconnect with fresh params');
 });
 
@@ -133,14 +137,17 @@ test('c93 requests sent while a slow createContext runs are answered', async () 
 });
 
 test('c92 c100 createContext always failing: ops reject, retry indexes grow, server stays healthy', async () => {
-  const { c, log } = client({ connectionParams: { token: 'bad' } });
+  const { c, wsClient, log } = client({ connectionParams: { token: 'bad' } });
   // The query is flushed after connectionParams, usually in a later TCP segment than
   // the server's rejection is computed for, so it fails as a closed connection
   // rather than with the UNAUTHORIZED item (test_wire.py checks the queued case).
   await assert.rejects(c.hello.query('x'));
   await waitFor(() => log.attempts.length >= 4, 3000, 'several reconnect attempts');
-  // ≥11.2x: after an id:null rejection the backoff index keeps growing (no 0,0,0… storm).
-  assert.deepEqual(log.attempts.slice(0, 3), [1, 2, 3], JSON.stringify(log.attempts));
+  // Later 11.x clients keep the backoff index growing after an id:null rejection;
+  // 11.0.0 restarts at 0 on every open, so only the server's rejection paces it.
+  const expected = CLIENT_11_0 ? [0, 0, 0] : [1, 2, 3];
+  assert.deepEqual(log.attempts.slice(0, 3), expected, JSON.stringify(log.attempts));
+  await wsClient.close();
   const ok = client();
   assert.deepEqual(await ok.c.hello.query('still'), { hello: 'still' });
 });
@@ -171,11 +178,20 @@ test('c94 reconnect notification: make-before-break handover loses and repeats n
   await c.ws.reconnectMe.mutate();
   assert.equal(await within(rec.done, 5000, 'completion after handover'), 'complete');
   assert.deepEqual(rec.data.map((d) => d.id), ['1', '2', '3', '4', '5', '6', '7', '8']);
-  assert.equal(rec.started, 1, 'the second started is hidden');
-  assert.equal(log.opens, 2);
   const seen = (await serverEvents(tag)).filter((e) => e !== 'closed');
-  assert.equal(seen.length, 2);
-  assert.match(seen[1].lastEventId, /^[2-7]$/);
+  if (CLIENT_11_0) {
+    // 11.0.0 closes the old socket first and resubscribes on the new one; the old
+    // socket's close event can set off further reconnects (a client bug), each one
+    // resuming after the last id, so only the data is exact.
+    assert.ok(rec.started >= 2 && log.opens >= 2, JSON.stringify({ started: rec.started, log }));
+    assert.ok(seen.length >= 2);
+    for (const resumed of seen.slice(1)) assert.match(resumed.lastEventId, /^[2-7]$/);
+  } else {
+    assert.equal(rec.started, 1, 'the second started is hidden');
+    assert.equal(log.opens, 2);
+    assert.equal(seen.length, 2);
+    assert.match(seen[1].lastEventId, /^[2-7]$/);
+  }
   // The old socket is closed by the client once drained.
   await waitFor(async () => (await stats()) === before + 1, 3000, 'old socket closed');
   assert.deepEqual(await c.hello.query('after'), { hello: 'after' });

@@ -34,7 +34,7 @@ async def register(ctx: Context, input: schemas.RegisterInput) -> schemas.AuthRe
 
 async def login(ctx: Context, input: schemas.LoginInput) -> schemas.AuthResult:
     """Limited per client address, and per username once it has failed too often (a
-    password guesser spread over many addresses still gets only so many tries)."""
+    password guesser spread over several addresses still gets a bounded number of tries)."""
     d = ctx.deps
     await d.limits.login.hit(f"login:{_client_ip(ctx)}")
     failed_key = f"login-failed:{input.username.lower()}"

@@ -10,11 +10,8 @@ from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
 from wirechat.chat.deps import Deps
 from wirechat.chat.routers.base import authed
-from wirechat.chat.services import messages, rooms
-from wirechat.chat.services.history import MessagePageJSON, history
-from wirechat.chat.services.messages import MessageResult
+from wirechat.chat.store import MessagePageJSON, MessageResult
 from wirechat.chat.stream import MessageStream
-from wirechat.db.session import transaction
 from wirechat.rpc import PushSource, Router, Tracked, WireType
 from wirechat.rpc.codec import dumps
 
@@ -36,8 +33,7 @@ async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.M
     d = ctx.deps
     if input.client_message_id is not None:
         # A retry must get the stored message back, not TOO_MANY_REQUESTS.
-        stored = await messages.find_sent(
-            d.sessions,
+        stored = await d.store.find_sent(
             room_id=input.room_id,
             author_id=ctx.user_id,
             client_message_id=input.client_message_id,
@@ -45,8 +41,7 @@ async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.M
         if stored is not None:
             return stored
     await d.limiter.hit(f"send:{ctx.user_id}")
-    result = await messages.send(
-        d.sessions,
+    result = await d.store.send(
         room_id=input.room_id,
         author_id=ctx.user_id,
         text=input.text,
@@ -56,28 +51,22 @@ async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.M
 
 
 async def list_(ctx: AuthedContext, input: schemas.ListMessagesInput) -> MessagePageWire:
-    return await history(
-        ctx.deps.sessions,
-        room_id=input.room_id,
-        user_id=ctx.user_id,
-        cursor=input.cursor,
-        limit=input.limit,
+    return await ctx.deps.store.history(
+        room_id=input.room_id, user_id=ctx.user_id, cursor=input.cursor, limit=input.limit
     )
 
 
 async def edit(ctx: AuthedContext, input: schemas.EditMessageInput) -> schemas.Message:
     await ctx.deps.limits.edits.hit(f"edit:{ctx.user_id}")
-    result = await messages.edit(
-        ctx.deps.sessions, message_id=input.message_id, user_id=ctx.user_id, text=input.text
+    result = await ctx.deps.store.edit(
+        message_id=input.message_id, user_id=ctx.user_id, text=input.text
     )
     return await _publish(ctx.deps, result)
 
 
 async def delete(ctx: AuthedContext, input: schemas.DeleteMessageInput) -> schemas.Message:
     await ctx.deps.limits.edits.hit(f"edit:{ctx.user_id}")
-    result = await messages.delete(
-        ctx.deps.sessions, message_id=input.message_id, user_id=ctx.user_id
-    )
+    result = await ctx.deps.store.delete(message_id=input.message_id, user_id=ctx.user_id)
     return await _publish(ctx.deps, result)
 
 
@@ -87,8 +76,7 @@ async def on_message(
     """Set up before ``started`` is sent: membership checked, listener attached,
     presence counted; the replay and live events follow in the stream."""
     d = ctx.deps
-    async with transaction(d.sessions) as session:
-        await rooms.require_member(session, input.room_id, ctx.user_id)
+    await d.store.require_member(input.room_id, ctx.user_id)
     listener = await d.hub.attach(input.room_id, ctx.user_id, "events")
     try:
         # join() counts the stream before its first await, so leave() below matches it.

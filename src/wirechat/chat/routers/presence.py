@@ -10,8 +10,6 @@ from wirechat.chat.context import AuthedContext
 from wirechat.chat.deps import Deps
 from wirechat.chat.hub import Lagged, Listener
 from wirechat.chat.routers.base import authed
-from wirechat.chat.services import rooms
-from wirechat.db.session import transaction
 from wirechat.rpc import Router, WireType
 
 __all__ = ["presence_router"]
@@ -51,8 +49,7 @@ async def on_presence(
     ctx: AuthedContext, input: schemas.RoomIdInput
 ) -> AsyncIterator[PresenceEventWire]:
     d = ctx.deps
-    async with transaction(d.sessions) as session:
-        await rooms.require_member(session, input.room_id, ctx.user_id)
+    await d.store.require_member(input.room_id, ctx.user_id)
     listener = await d.hub.attach(input.room_id, ctx.user_id, "presence")
     return _presence_events(d, listener, input.room_id)
 

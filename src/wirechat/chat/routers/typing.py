@@ -11,8 +11,6 @@ from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
 from wirechat.chat.hub import Listener
 from wirechat.chat.routers.base import authed
-from wirechat.chat.services import rooms
-from wirechat.db.session import transaction
 from wirechat.rpc import Router, WireType
 
 __all__ = ["typing_router"]
@@ -24,8 +22,7 @@ TypingEventWire = Annotated[orjson.Fragment, WireType(schemas.TypingEvent)]
 async def set_typing(ctx: AuthedContext, input: schemas.SetTypingInput) -> schemas.Ok:
     d = ctx.deps
     await d.limits.typing.hit(f"typing:{ctx.user_id}:{input.room_id}")
-    async with transaction(d.sessions) as session:
-        await rooms.require_member(session, input.room_id, ctx.user_id)
+    await d.store.require_member(input.room_id, ctx.user_id)
     user = await d.users.get(ctx.user_id)
     event = {
         "roomId": input.room_id,
@@ -49,8 +46,7 @@ async def on_typing(
     ctx: AuthedContext, input: schemas.RoomIdInput
 ) -> AsyncIterator[TypingEventWire]:
     d = ctx.deps
-    async with transaction(d.sessions) as session:
-        await rooms.require_member(session, input.room_id, ctx.user_id)
+    await d.store.require_member(input.room_id, ctx.user_id)
     listener = await d.hub.attach(input.room_id, ctx.user_id, "typing")
     return _typing_events(listener)
 

@@ -16,6 +16,8 @@ from wirechat.chat import schemas
 from wirechat.chat.errors import Forbidden, NotFound, ValidationFailed
 from wirechat.chat.models import Room, RoomMember, User, utc_now
 from wirechat.chat.services.outputs import room_out, user_out
+from wirechat.chat.store.sql import run
+from wirechat.chat.store.transactions import membership
 from wirechat.db.session import SessionFactory, retry_on_conflict, transaction
 
 __all__ = [
@@ -31,8 +33,6 @@ __all__ = [
     "open_direct",
     "require_member",
 ]
-
-NOT_A_MEMBER = "you are not a member of this room"
 
 
 def _member_count() -> ScalarSelect[int]:
@@ -52,37 +52,28 @@ def direct_key(user_a: int, user_b: int) -> str:
 
 
 async def require_member(session: AsyncSession, room_id: int, user_id: int) -> Room:
-    """Return the room if ``user_id`` is a member.
+    """Return the room if ``user_id`` is a member, inside the caller's transaction.
+
+    The same check as the chat store's (:func:`wirechat.chat.store.transactions.membership`).
 
     Raises:
         NotFound: the room does not exist.
         Forbidden: it exists but the user is not a member.
     """
-    row = (
-        await session.execute(
-            select(Room, RoomMember.user_id)
-            .outerjoin(
-                RoomMember,
-                and_(RoomMember.room_id == Room.id, RoomMember.user_id == user_id),
-            )
-            .where(Room.id == room_id)
-        )
-    ).one_or_none()
-    if row is None:
+    await run(await session.connection(), membership(room_id, user_id))
+    room = await session.get(Room, room_id)
+    if room is None:  # pragma: no cover - the check above just read it
         raise NotFound("room")
-    if row[1] is None:
-        raise Forbidden(NOT_A_MEMBER)
-    return row[0]
+    return room
 
 
 async def is_member(session: AsyncSession, room_id: int, user_id: int) -> bool:
     """Return whether ``user_id`` is a member of ``room_id`` (False if no such room)."""
-    found = await session.scalar(
-        select(RoomMember.user_id).where(
-            RoomMember.room_id == room_id, RoomMember.user_id == user_id
-        )
-    )
-    return found is not None
+    try:
+        await run(await session.connection(), membership(room_id, user_id))
+    except (NotFound, Forbidden):
+        return False
+    return True
 
 
 async def _room_with_count(session: AsyncSession, room: Room) -> schemas.Room:

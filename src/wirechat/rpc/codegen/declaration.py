@@ -6,10 +6,16 @@ so ``createTRPCClient<AppRouter>``, ``createTRPCContext<AppRouter>`` and
 ``inferRouterInputs/Outputs<AppRouter>`` infer what they would from Node:
 
 - a procedure without ``.input()`` takes ``void``; an input that accepts
-  ``null`` may also be left out (the server reads an absent input as null);
+  ``null`` is declared optional instead (``T | undefined``, as zod's
+  ``.optional()``): the server reads an absent input as null, and
+  @trpc/tanstack-react-query offers infinite queries only on inputs that are
+  an object or nothing;
 - a subscription's output is an ``AsyncIterable`` of its events; a tracked
   event is ``{ id: string; data: T }``, the shape @trpc/server gives a Node
   subscription that yields ``tracked(id, data)``, so ``onData`` gets that;
+- errors have tRPC's default shape plus ``data.issues``, which the engine adds
+  when it rejects an input (an app's own ``RPCError(data=...)`` keys and a custom
+  error formatter are not visible in a router, so not declared);
 - the root config says whether a transformer is in use: ``transformer: false``
   makes the client see outputs as JSON (times are strings), ``true`` (superjson)
   makes it require ``transformer`` on its links and see times as ``Date``.
@@ -26,7 +32,7 @@ from pydantic import TypeAdapter
 from ..router import Router
 from .schema import JsonSchema, Mode, wire_schemas
 from .signature import Signature, read_signature
-from .typescript import TypeScript, is_nullable, ts_doc
+from .typescript import TypeScript, is_nullable, ts_doc, without_null
 
 __all__ = ["Declaration", "Transformer", "declare_router"]
 
@@ -98,6 +104,14 @@ def declare_router(
         "} from '@trpc/server';",
         "",
         *declarations,
+        "/** The errors this server sends: tRPC's default shape, and why an input was rejected. */",
+        "export interface AppErrorShape extends TRPCDefaultErrorShape {",
+        "  data: TRPCDefaultErrorShape['data'] & {",
+        "    /** For a rejected input (`BAD_REQUEST`): each problem and where it is. */",
+        "    issues?: { path: (string | number)[]; message: string }[];",
+        "  };",
+        "}",
+        "",
         "/**",
         " * The type of this server's tRPC router, for `createTRPCClient<AppRouter>()`,",
         " * `createTRPCContext<AppRouter>()` and `inferRouterOutputs<AppRouter>`.",
@@ -106,7 +120,7 @@ def declare_router(
         "  {",
         "    ctx: object;",
         "    meta: object;",
-        "    errorShape: TRPCDefaultErrorShape;",
+        "    errorShape: AppErrorShape;",
         f"    transformer: {'true' if transformer else 'false'};",
         "  },",
         f"  {_record(record, '  ')}",
@@ -138,10 +152,13 @@ def _input(
             types.append("unknown")
             continue
         schema = schemas[key]
-        rendered = ts.render(schema, "input", problems, "      ")
         if len(sig.inputs) == 1 and is_nullable(schema, ts.definitions):
-            rendered += " | undefined"
-        types.append(rendered)
+            rest = without_null(schema)
+            if rest is None:
+                return "void"
+            types.append(f"{ts.render(rest, 'input', problems, '      ')} | undefined")
+        else:
+            types.append(ts.render(schema, "input", problems, "      "))
     if len(types) == 1:
         return types[0]
     return " & ".join(f"({t})" if " | " in t else t for t in types)

@@ -18,7 +18,7 @@ from typing import Any
 
 from .schema import REF_PREFIX, UNSUPPORTED, JsonSchema
 
-__all__ = ["TypeScript", "is_nullable", "ts_doc"]
+__all__ = ["TypeScript", "is_nullable", "ts_doc", "without_null"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
@@ -26,6 +26,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 # so that it cannot shadow the global.
 _TAKEN = frozenset(
     {
+        "AppErrorShape",
         "AppRouter",
         "Array",
         "AsyncIterable",
@@ -78,6 +79,28 @@ def is_nullable(schema: Any, definitions: Mapping[str, JsonSchema]) -> bool:
         is_nullable(option, definitions)
         for option in (*schema.get("anyOf", ()), *schema.get("oneOf", ()))
     )
+
+
+def without_null(schema: JsonSchema) -> JsonSchema | None:
+    """``schema`` with ``null`` taken out of its top level (None if nothing is left)."""
+    if schema.get("type") == "null" or schema.get("const", 0) is None:
+        return None
+    kinds = schema.get("type")
+    if isinstance(kinds, list) and "null" in kinds:
+        rest = [kind for kind in kinds if kind != "null"]
+        return {**schema, "type": rest if len(rest) > 1 else rest[0]} if rest else None
+    for keyword in ("anyOf", "oneOf"):
+        if keyword in schema:
+            options = [
+                o for o in schema[keyword] if not (isinstance(o, dict) and o == {"type": "null"})
+            ]
+            if not options:
+                return None
+            if len(options) == 1 and isinstance(options[0], dict):
+                outer = {k: v for k, v in schema.items() if k != keyword}
+                return {**outer, **options[0]}
+            return {**schema, keyword: options}
+    return schema
 
 
 class TypeScript:
@@ -195,7 +218,8 @@ class TypeScript:
                 self._type(item, f"{where}[{i}]", problems, refs, ind)
                 for i, item in enumerate(schema["prefixItems"])
             ]
-            if items is not False:
+            # pydantic writes ``items`` for a variadic tail only (``tuple[int, *tuple[str, ...]]``).
+            if "items" in schema and items is not False:
                 parts.append(f"...{_paren(self._type(items, where, problems, refs, ind))}[]")
             return f"[{', '.join(parts)}]"
         return f"{_paren(self._type(items, f'{where}[]', problems, refs, ind))}[]"

@@ -95,7 +95,10 @@ class _Connection(WSListener):
         elif msg_type in (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION):
             self._assemble(session, frame)
         elif msg_type is WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
+            # Echo the client's code; a close without one reads as NO_INFO (0), which is
+            # no valid code to send back (clients then drop the socket as 1006): say 1000.
+            code = frame.get_close_code()
+            transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
             transport.disconnect()
         elif msg_type is WSMsgType.PONG:
             session.last_inbound = time.monotonic()

@@ -1,5 +1,6 @@
-"""Messages and room event streams: idempotent send, gap-free sequence numbers under
-concurrency, edit/delete rules, history pages, and replay that never leaks deleted text."""
+"""The chat store's contract, on both implementations (the direct SQLite connection and
+SQL on PostgreSQL): idempotent send, gap-free sequence numbers under concurrency,
+edit/delete rules, history pages, and replay that never leaks deleted text."""
 
 from __future__ import annotations
 
@@ -8,98 +9,82 @@ import contextlib
 
 import orjson
 import pytest
-from sqlalchemy import func, select
 
 from chat.factories import MakeRoom, MakeUser
+from chat.oracle import count, events
 from wirechat.chat import schemas
 from wirechat.chat.errors import Forbidden, NotFound
 from wirechat.chat.models import Message, RoomEvent
-from wirechat.chat.services import messages, rooms
-from wirechat.chat.services.history import history
-from wirechat.chat.services.replay import events_after
+from wirechat.chat.services import rooms
+from wirechat.chat.store import ChatStore, StoredEvent
 from wirechat.db.session import SessionFactory, transaction
-
-
-async def events(
-    sessions: SessionFactory, room_id: int, after: int = 0
-) -> list[messages.StoredEvent]:
-    async with transaction(sessions) as session:
-        return await messages.events_after(session, room_id, after, limit=10_000)
-
-
-async def count(sessions: SessionFactory, model: type[Message] | type[RoomEvent]) -> int:
-    async with transaction(sessions) as session:
-        return (await session.scalar(select(func.count()).select_from(model))) or 0
 
 
 class TestSend:
     async def test_stores_the_message_and_its_created_event(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice = await make_user("alice")
         room = await make_room(alice)
-        result = await messages.send(sessions, room_id=room.id, author_id=alice.id, text="hi")
+        result = await store.send(room_id=room.id, author_id=alice.id, text="hi")
         message = result.message
         assert (message.room_id, message.text, message.client_message_id) == (room.id, "hi", None)
         assert message.author == schemas.Author(id=alice.id, username="alice", display_name="alice")
         assert (message.edited_at, message.deleted_at) == (None, None)
-        assert result.event == messages.StoredEvent(room.id, 1, "created", message)
+        assert result.event == StoredEvent(room.id, 1, "created", message)
         assert result.event.tracked_id == "1"
         assert result.event.to_schema() == schemas.MessageEvent(type="created", message=message)
         assert await events(sessions, room.id) == [result.event]
 
     async def test_same_client_message_id_returns_the_first_message_without_a_new_event(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice = await make_user("alice")
         room = await make_room(alice)
-        first = await messages.send(
-            sessions, room_id=room.id, author_id=alice.id, text="hi", client_message_id="c1"
+        first = await store.send(
+            room_id=room.id, author_id=alice.id, text="hi", client_message_id="c1"
         )
-        again = await messages.send(
-            sessions, room_id=room.id, author_id=alice.id, text="other", client_message_id="c1"
+        again = await store.send(
+            room_id=room.id, author_id=alice.id, text="other", client_message_id="c1"
         )
         assert again.message == first.message
         assert again.event is None
         assert len(await events(sessions, room.id)) == 1
 
     async def test_find_sent_answers_a_retry_without_sending(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice, eve = await make_user("alice"), await make_user("eve")
         room = await make_room(alice)
         ids = {"room_id": room.id, "client_message_id": "c1"}
-        assert await messages.find_sent(sessions, author_id=alice.id, **ids) is None
-        sent = await messages.send(
-            sessions, room_id=room.id, author_id=alice.id, text="hi", client_message_id="c1"
+        assert await store.find_sent(author_id=alice.id, **ids) is None
+        sent = await store.send(
+            room_id=room.id, author_id=alice.id, text="hi", client_message_id="c1"
         )
-        assert await messages.find_sent(sessions, author_id=alice.id, **ids) == sent.message
+        assert await store.find_sent(author_id=alice.id, **ids) == sent.message
         with pytest.raises(Forbidden):
-            await messages.find_sent(sessions, author_id=eve.id, **ids)
+            await store.find_sent(author_id=eve.id, **ids)
 
     async def test_client_message_ids_are_per_author(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice, bob = await make_user("alice"), await make_user("bob")
         room = await make_room(alice, members=[bob])
-        a = await messages.send(
-            sessions, room_id=room.id, author_id=alice.id, text="a", client_message_id="same"
+        a = await store.send(
+            room_id=room.id, author_id=alice.id, text="a", client_message_id="same"
         )
-        b = await messages.send(
-            sessions, room_id=room.id, author_id=bob.id, text="b", client_message_id="same"
-        )
+        b = await store.send(room_id=room.id, author_id=bob.id, text="b", client_message_id="same")
         assert a.message.id != b.message.id
         assert b.event is not None
 
     async def test_twenty_concurrent_retries_store_one_message_and_one_event(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice = await make_user("alice")
         room = await make_room(alice)
         results = await asyncio.gather(
             *(
-                messages.send(
-                    sessions,
+                store.send(
                     room_id=room.id,
                     author_id=alice.id,
                     text="once",
@@ -112,11 +97,10 @@ class TestSend:
         assert sum(r.event is not None for r in results) == 1
         assert await count(sessions, Message) == 1
         assert await count(sessions, RoomEvent) == 1
-        async with transaction(sessions) as session:
-            assert await messages.last_seq(session, room.id) == 1
+        assert await store.last_seq(room.id) == 1
 
     async def test_sequence_numbers_are_gap_free_and_increasing_under_concurrent_senders(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         users = [await make_user(f"user{i}") for i in range(5)]
         room = await make_room(users[0], members=users[1:])
@@ -124,8 +108,8 @@ class TestSend:
         async def sender(user: schemas.User) -> list[int]:
             seqs = []
             for n in range(40):
-                result = await messages.send(
-                    sessions, room_id=room.id, author_id=user.id, text=f"{user.username} {n}"
+                result = await store.send(
+                    room_id=room.id, author_id=user.id, text=f"{user.username} {n}"
                 )
                 assert result.event is not None
                 seqs.append(result.event.seq)
@@ -137,45 +121,42 @@ class TestSend:
         assert sorted(seq for seqs in per_sender for seq in seqs) == list(range(1, 201))
         stored = await events(sessions, room.id)
         assert [e.seq for e in stored] == list(range(1, 201))
-        async with transaction(sessions) as session:
-            assert await messages.last_seq(session, room.id) == 200
+        assert await store.last_seq(room.id) == 200
         # Each sender's messages appear in its own sending order.
         for user in users:
             texts = [e.message.text for e in stored if e.message.author.id == user.id]
             assert texts == [f"{user.username} {n}" for n in range(40)]
 
     async def test_rooms_have_independent_sequences(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice = await make_user("alice")
         one, two = await make_room(alice, "one"), await make_room(alice, "two")
         for room in (one, two, one):
-            await messages.send(sessions, room_id=room.id, author_id=alice.id, text="x")
+            await store.send(room_id=room.id, author_id=alice.id, text="x")
         assert [e.seq for e in await events(sessions, one.id)] == [1, 2]
         assert [e.seq for e in await events(sessions, two.id)] == [1]
 
     async def test_non_member_is_forbidden_and_unknown_room_not_found(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice, eve = await make_user("alice"), await make_user("eve")
         room = await make_room(alice)
         with pytest.raises(Forbidden):
-            await messages.send(sessions, room_id=room.id, author_id=eve.id, text="hi")
+            await store.send(room_id=room.id, author_id=eve.id, text="hi")
         with pytest.raises(NotFound):
-            await messages.send(sessions, room_id=room.id + 100, author_id=alice.id, text="hi")
+            await store.send(room_id=room.id + 100, author_id=alice.id, text="hi")
         assert await count(sessions, Message) == 0
 
 
 class TestEditDelete:
     async def test_author_edits_and_an_edited_event_follows(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice = await make_user("alice")
         room = await make_room(alice)
-        sent = await messages.send(sessions, room_id=room.id, author_id=alice.id, text="helo")
-        edited = await messages.edit(
-            sessions, message_id=sent.message.id, user_id=alice.id, text="hello"
-        )
+        sent = await store.send(room_id=room.id, author_id=alice.id, text="helo")
+        edited = await store.edit(message_id=sent.message.id, user_id=alice.id, text="hello")
         assert edited.message.text == "hello"
         assert edited.message.edited_at is not None
         assert edited.message.created_at == sent.message.created_at
@@ -183,85 +164,83 @@ class TestEditDelete:
         assert (edited.event.seq, edited.event.type) == (2, "edited")
 
     async def test_edit_refusals(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice, bob, eve = [await make_user(n) for n in ("alice", "bob", "eve")]
         room = await make_room(alice, members=[bob])
-        mine = (await messages.send(sessions, room_id=room.id, author_id=bob.id, text="b")).message
+        mine = (await store.send(room_id=room.id, author_id=bob.id, text="b")).message
         with pytest.raises(Forbidden):  # the room owner is not the author
-            await messages.edit(sessions, message_id=mine.id, user_id=alice.id, text="x")
+            await store.edit(message_id=mine.id, user_id=alice.id, text="x")
         with pytest.raises(Forbidden):  # not a member
-            await messages.edit(sessions, message_id=mine.id, user_id=eve.id, text="x")
+            await store.edit(message_id=mine.id, user_id=eve.id, text="x")
         with pytest.raises(NotFound):
-            await messages.edit(sessions, message_id=mine.id + 100, user_id=bob.id, text="x")
-        await messages.delete(sessions, message_id=mine.id, user_id=bob.id)
+            await store.edit(message_id=mine.id + 100, user_id=bob.id, text="x")
+        await store.delete(message_id=mine.id, user_id=bob.id)
         with pytest.raises(NotFound):  # a deleted message cannot be edited
-            await messages.edit(sessions, message_id=mine.id, user_id=bob.id, text="x")
+            await store.edit(message_id=mine.id, user_id=bob.id, text="x")
         await rooms.leave(sessions, room_id=room.id, user_id=bob.id)
         with pytest.raises(Forbidden):
-            await messages.send(sessions, room_id=room.id, author_id=bob.id, text="x")
+            await store.send(room_id=room.id, author_id=bob.id, text="x")
 
     async def test_author_and_room_owner_may_delete_others_may_not(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice, bob, carol = [await make_user(n) for n in ("alice", "bob", "carol")]
         room = await make_room(alice, members=[bob, carol])
         by_bob = [
-            (await messages.send(sessions, room_id=room.id, author_id=bob.id, text=t)).message
+            (await store.send(room_id=room.id, author_id=bob.id, text=t)).message
             for t in ("one", "two")
         ]
         with pytest.raises(Forbidden):
-            await messages.delete(sessions, message_id=by_bob[0].id, user_id=carol.id)
-        own = await messages.delete(sessions, message_id=by_bob[0].id, user_id=bob.id)
-        by_owner = await messages.delete(sessions, message_id=by_bob[1].id, user_id=alice.id)
+            await store.delete(message_id=by_bob[0].id, user_id=carol.id)
+        own = await store.delete(message_id=by_bob[0].id, user_id=bob.id)
+        by_owner = await store.delete(message_id=by_bob[1].id, user_id=alice.id)
         for result in (own, by_owner):
             assert result.message.text == ""
             assert result.message.deleted_at is not None
             assert result.event is not None
             assert result.event.type == "deleted"
         with pytest.raises(NotFound):
-            await messages.delete(sessions, message_id=999_999, user_id=alice.id)
+            await store.delete(message_id=999_999, user_id=alice.id)
 
     async def test_deleting_twice_returns_the_deleted_form_without_a_second_event(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice = await make_user("alice")
         room = await make_room(alice)
-        sent = await messages.send(sessions, room_id=room.id, author_id=alice.id, text="oops")
-        first = await messages.delete(sessions, message_id=sent.message.id, user_id=alice.id)
-        second = await messages.delete(sessions, message_id=sent.message.id, user_id=alice.id)
+        sent = await store.send(room_id=room.id, author_id=alice.id, text="oops")
+        first = await store.delete(message_id=sent.message.id, user_id=alice.id)
+        second = await store.delete(message_id=sent.message.id, user_id=alice.id)
         assert second.message == first.message
         assert second.event is None
         assert [e.type for e in await events(sessions, room.id)] == ["created", "deleted"]
 
     async def test_deleted_text_is_erased_from_the_database(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice = await make_user("alice")
         room = await make_room(alice)
-        sent = await messages.send(sessions, room_id=room.id, author_id=alice.id, text="secret")
-        await messages.delete(sessions, message_id=sent.message.id, user_id=alice.id)
+        sent = await store.send(room_id=room.id, author_id=alice.id, text="secret")
+        await store.delete(message_id=sent.message.id, user_id=alice.id)
         async with transaction(sessions) as session:
             row = await session.get(Message, sent.message.id)
         assert row is not None
         assert row.text == ""
 
     async def test_concurrent_edits_and_deletes_leave_the_message_deleted_and_seqs_gap_free(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice = await make_user("alice")
         room = await make_room(alice)
-        sent = await messages.send(sessions, room_id=room.id, author_id=alice.id, text="v0")
+        sent = await store.send(room_id=room.id, author_id=alice.id, text="v0")
 
         async def edit(n: int) -> None:
             with contextlib.suppress(NotFound):  # lost the race to the delete
-                await messages.edit(
-                    sessions, message_id=sent.message.id, user_id=alice.id, text=f"v{n}"
-                )
+                await store.edit(message_id=sent.message.id, user_id=alice.id, text=f"v{n}")
 
         await asyncio.gather(
             *(edit(n) for n in range(1, 6)),
-            messages.delete(sessions, message_id=sent.message.id, user_id=alice.id),
+            store.delete(message_id=sent.message.id, user_id=alice.id),
             *(edit(n) for n in range(6, 11)),
         )
         stored = await events(sessions, room.id)
@@ -272,26 +251,28 @@ class TestEditDelete:
 
 class TestEventsAfter:
     async def test_replays_events_after_a_sequence_number_in_order_with_a_limit(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice = await make_user("alice")
         room = await make_room(alice)
         for n in range(5):
-            await messages.send(sessions, room_id=room.id, author_id=alice.id, text=str(n))
-        async with transaction(sessions) as session:
-            page = await messages.events_after(session, room.id, 1, limit=2)
-            assert [(e.seq, e.message.text) for e in page] == [(2, "1"), (3, "2")]
-            assert await messages.events_after(session, room.id, 5) == []
-            assert await messages.events_after(session, room.id + 100, 0) == []
+            await store.send(room_id=room.id, author_id=alice.id, text=str(n))
+        page = await store.events_after(room.id, 1, limit=2)
+        assert [(seq, orjson.loads(e)["message"]["text"]) for seq, e in page] == [
+            (2, "1"),
+            (3, "2"),
+        ]
+        assert await store.events_after(room.id, 5) == []
+        assert await store.events_after(room.id + 100, 0) == []
 
     async def test_replayed_events_show_the_current_message_never_deleted_text(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice = await make_user("alice")
         room = await make_room(alice)
-        sent = await messages.send(sessions, room_id=room.id, author_id=alice.id, text="secret")
-        await messages.edit(sessions, message_id=sent.message.id, user_id=alice.id, text="still")
-        deleted = await messages.delete(sessions, message_id=sent.message.id, user_id=alice.id)
+        sent = await store.send(room_id=room.id, author_id=alice.id, text="secret")
+        await store.edit(message_id=sent.message.id, user_id=alice.id, text="still")
+        deleted = await store.delete(message_id=sent.message.id, user_id=alice.id)
         replay = await events(sessions, room.id)
         assert [e.type for e in replay] == ["created", "edited", "deleted"]
         for event in replay:
@@ -300,52 +281,50 @@ class TestEventsAfter:
             assert event.message.deleted_at is not None
 
     async def test_last_seq_of_a_new_room_is_zero_and_of_no_room_not_found(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         room = await make_room(await make_user("alice"))
-        async with transaction(sessions) as session:
-            assert await messages.last_seq(session, room.id) == 0
-            with pytest.raises(NotFound):
-                await messages.last_seq(session, room.id + 100)
+        assert await store.last_seq(room.id) == 0
+        with pytest.raises(NotFound):
+            await store.last_seq(room.id + 100)
 
 
 class TestHistory:
     async def _fill(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom, n: int
+        self, store: ChatStore, make_user: MakeUser, make_room: MakeRoom, n: int
     ) -> tuple[schemas.User, schemas.Room, list[int]]:
         alice = await make_user("alice")
         room = await make_room(alice)
         ids = [
-            (
-                await messages.send(sessions, room_id=room.id, author_id=alice.id, text=str(i))
-            ).message.id
+            (await store.send(room_id=room.id, author_id=alice.id, text=str(i))).message.id
             for i in range(n)
         ]
         return alice, room, ids
 
     async def test_empty_room_has_one_empty_page(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
-        alice, room, _ = await self._fill(sessions, make_user, make_room, 0)
-        page = await history(sessions, room_id=room.id, user_id=alice.id)
+        alice, room, _ = await self._fill(store, make_user, make_room, 0)
+        page = await store.history(room_id=room.id, user_id=alice.id)
         assert (page["items"], page["nextCursor"]) == ([], None)
 
     @pytest.mark.parametrize(("count", "limit"), [(3, 3), (4, 3), (5, 1), (101, 100), (7, 50)])
     async def test_pages_newest_first_until_the_cursor_is_null(
         self,
+        store: ChatStore,
         sessions: SessionFactory,
         make_user: MakeUser,
         make_room: MakeRoom,
         count: int,
         limit: int,
     ) -> None:
-        alice, room, ids = await self._fill(sessions, make_user, make_room, count)
+        alice, room, ids = await self._fill(store, make_user, make_room, count)
         seen: list[int] = []
         cursor: int | None = None
         pages = 0
         while True:
-            page = await history(
-                sessions, room_id=room.id, user_id=alice.id, cursor=cursor, limit=limit
+            page = await store.history(
+                room_id=room.id, user_id=alice.id, cursor=cursor, limit=limit
             )
             pages += 1
             assert len(page["items"]) <= limit
@@ -358,68 +337,60 @@ class TestHistory:
         assert pages == -(-count // limit)  # exactly limit items: no empty extra page
 
     async def test_cursor_past_the_end_gives_an_empty_last_page(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
-        alice, room, ids = await self._fill(sessions, make_user, make_room, 2)
-        page = await history(sessions, room_id=room.id, user_id=alice.id, cursor=ids[0])
+        alice, room, ids = await self._fill(store, make_user, make_room, 2)
+        page = await store.history(room_id=room.id, user_id=alice.id, cursor=ids[0])
         assert (page["items"], page["nextCursor"]) == ([], None)
 
     async def test_deleted_messages_are_left_out(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
-        alice, room, ids = await self._fill(sessions, make_user, make_room, 3)
-        await messages.delete(sessions, message_id=ids[1], user_id=alice.id)
-        page = await history(sessions, room_id=room.id, user_id=alice.id)
+        alice, room, ids = await self._fill(store, make_user, make_room, 3)
+        await store.delete(message_id=ids[1], user_id=alice.id)
+        page = await store.history(room_id=room.id, user_id=alice.id)
         assert [m["id"] for m in page["items"]] == [ids[2], ids[0]]
 
     async def test_non_member_is_forbidden_and_unknown_room_not_found(
-        self, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
-        _, room, _ = await self._fill(sessions, make_user, make_room, 1)
+        _, room, _ = await self._fill(store, make_user, make_room, 1)
         eve = await make_user("eve")
         with pytest.raises(Forbidden):
-            await history(sessions, room_id=room.id, user_id=eve.id)
+            await store.history(room_id=room.id, user_id=eve.id)
         with pytest.raises(NotFound):
-            await history(sessions, room_id=room.id + 100, user_id=eve.id)
+            await store.history(room_id=room.id + 100, user_id=eve.id)
 
 
 async def test_history_items_have_exactly_the_wire_shape_of_a_message(
-    sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+    store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
 ) -> None:
     """The fast path of messages.list must serialize like the pydantic Message."""
     alice = await make_user("alice")
     room = await make_room(alice)
-    sent = await messages.send(
-        sessions, room_id=room.id, author_id=alice.id, text="hi", client_message_id="c-1"
-    )
-    edited = await messages.edit(
-        sessions, message_id=sent.message.id, user_id=alice.id, text="hi again"
-    )
-    page = await history(sessions, room_id=room.id, user_id=alice.id)
+    sent = await store.send(room_id=room.id, author_id=alice.id, text="hi", client_message_id="c-1")
+    edited = await store.edit(message_id=sent.message.id, user_id=alice.id, text="hi again")
+    page = await store.history(room_id=room.id, user_id=alice.id)
     assert page["items"] == [edited.message.model_dump(mode="json", by_alias=True)]
 
 
 async def test_fast_replay_matches_the_stored_events_exactly(
-    sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+    store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
 ) -> None:
     """The wire form used to resume streams equals the pydantic MessageEvent, deleted
     text included (it never shows)."""
     alice = await make_user("alice")
     room = await make_room(alice)
-    one = await messages.send(sessions, room_id=room.id, author_id=alice.id, text="one")
-    await messages.send(
-        sessions, room_id=room.id, author_id=alice.id, text="two", client_message_id="c"
-    )
-    await messages.edit(sessions, message_id=one.message.id, user_id=alice.id, text="uno")
-    await messages.delete(sessions, message_id=one.message.id, user_id=alice.id)
+    one = await store.send(room_id=room.id, author_id=alice.id, text="one")
+    await store.send(room_id=room.id, author_id=alice.id, text="two", client_message_id="c")
+    await store.edit(message_id=one.message.id, user_id=alice.id, text="uno")
+    await store.delete(message_id=one.message.id, user_id=alice.id)
     expected = [
         (e.seq, e.to_schema().model_dump(mode="json", by_alias=True))
         for e in await events(sessions, room.id)
     ]
-    fast = [
-        (seq, orjson.loads(payload)) for seq, payload in await events_after(sessions, room.id, 0)
-    ]
+    fast = [(seq, orjson.loads(payload)) for seq, payload in await store.events_after(room.id, 0)]
     assert fast == expected
     assert [seq for seq, _ in fast] == [1, 2, 3, 4]
     assert fast[0][1]["message"]["text"] == ""
-    assert await events_after(sessions, room.id, 2, limit=1) == [(3, orjson.dumps(fast[2][1]))]
+    assert await store.events_after(room.id, 2, limit=1) == [(3, orjson.dumps(fast[2][1]))]
