@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     """Password hashes running at once (each in a worker thread)."""
     max_queued_hashes: int = Field(16, ge=0)
     """Logins and registrations waiting for a hash slot; one more is TOO_MANY_REQUESTS."""
+    max_concurrent_replays: int = Field(2, gt=0)
+    """Stream replays (catch-up from the log) reading and sending a page at once."""
     max_calls_per_connection: int = Field(64, gt=0)
     """Queries and mutations in flight on one WebSocket."""
     max_connections: int = Field(10_000, gt=0)

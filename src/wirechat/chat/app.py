@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
@@ -131,6 +132,7 @@ async def build_application(settings: Settings) -> Application:
         users=UserCache(sessions),
         limits=limits,
         proxies=TrustedProxies(settings.forwarded_allow_ips),
+        replay_slots=asyncio.Semaphore(settings.max_concurrent_replays),
     )
     engine = Engine(app_router, ContextFactory(deps), is_dev=settings.dev_mode, observer=metrics)
 

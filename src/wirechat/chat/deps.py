@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from wirechat.chat.auth import PasswordHasher, TokenService
 from wirechat.chat.hub import RoomHub
@@ -30,3 +31,5 @@ class Deps:
     users: UserCache
     limits: RateLimits
     proxies: TrustedProxies
+    replay_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    """Stream replays reading and emitting a page at once (see ``stream.replay``)."""
