@@ -34,7 +34,9 @@ async def _fill(api: Api, token: str, room_id: int) -> None:
     path = ",".join(["messages.send"] * 50)
 
     async def batch(start: int) -> None:
-        body = {str(i): {"roomId": room_id, "text": f"{start + i:05d}{TEXT[5:]}"} for i in range(50)}
+        body = {
+            str(i): {"roomId": room_id, "text": f"{start + i:05d}{TEXT[5:]}"} for i in range(50)
+        }
         response = await api.http.post(
             f"{api.trpc_url}/{path}?batch=1",
             content=orjson.dumps(body),
