@@ -3,6 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 NODE_DIR := tests/conformance/node
+BASELINE_DIR := bench/baseline-node
 # The first 11.x client, which the conformance suite also runs (test_node_client.py).
 NODE_11_0_DIR := tests/conformance/node-11.0
 # TypeScript and the front-end libraries that type-check the generated AppRouter.
@@ -28,6 +29,11 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The Node baseline server: the client suite runs against it as well as against wirechat.
+$(BASELINE_DIR)/node_modules/.installed: $(BASELINE_DIR)/package-lock.json
+	cd $(BASELINE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(NODE_11_0_DIR)/node_modules/.installed: $(NODE_11_0_DIR)/package-lock.json
 	cd $(NODE_11_0_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -37,7 +43,7 @@ $(TS_DIR)/node_modules/.installed: $(TS_DIR)/package-lock.json
 	touch $@
 
 node-deps: $(NODE_DIR)/node_modules/.installed $(NODE_11_0_DIR)/node_modules/.installed \
-	$(TS_DIR)/node_modules/.installed
+	$(TS_DIR)/node_modules/.installed $(BASELINE_DIR)/node_modules/.installed
 
 $(WEB_DIR)/node_modules/.installed: $(WEB_DIR)/package-lock.json
 	cd $(WEB_DIR) && npm ci --no-audit --no-fund --loglevel=error
@@ -94,4 +100,5 @@ bench: install
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR)/node_modules $(NODE_11_0_DIR)/node_modules $(TS_DIR)/node_modules \
-		$(WEB_DIR)/node_modules $(WEB_DIR)/dist data .mypy_cache .ruff_cache .pytest_cache
+		$(BASELINE_DIR)/node_modules $(WEB_DIR)/node_modules $(WEB_DIR)/dist data .mypy_cache \
+		.ruff_cache .pytest_cache

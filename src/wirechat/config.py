@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     """The built chat page served at / (default: ``web/dist`` of the source checkout)."""
     dev_mode: bool = False
     """Development mode: stack traces in error responses. Never in production."""
+    transformer: Literal["none", "superjson"] = "none"
+    """The clients' data transformer: ``superjson`` for clients created with
+    ``transformer: superjson`` (every call, result, event and error is wrapped)."""
 
     # Limits (api.md "Limits").
     max_body_bytes: int = Field(1024 * 1024, gt=0)
@@ -102,6 +105,10 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(50, gt=0)
     max_subscriptions_per_connection: int = Field(100, gt=0)
     max_buffered_bytes: int = Field(8 * 1024 * 1024, gt=0)
+    """Output produced for one connection (WebSocket, SSE or JSONL) and not yet read."""
+    max_stream_setups_per_connection: int = Field(10, gt=0)
+    """Subscriptions being set up at once on one connection; more wait (ten times as many
+    waiting: TOO_MANY_REQUESTS)."""
     rate_limit_messages: int = Field(30, gt=0)
     rate_limit_window_seconds: float = Field(10.0, gt=0)
     # Abuse limits (docs/reliability.md): "<count>/<window>", shared through Redis when

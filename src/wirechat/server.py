@@ -15,54 +15,39 @@ import importlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
 
 import uvicorn
-from prometheus_client import REGISTRY, CollectorRegistry
 
 from .admission import ConnectionCounter, http_protocol
+from .application import AppFactory, Application, StartupError
 from .config import Settings
 from .page import ChatPage
 from .proxies import TrustedProxies
-from .rpc import Engine, HTTPHandler, RequestInfo, SSEOptions, TRPCASGIApp, WSLimits, WSServer
-from .web import ReadyCheck, build_http_app
+from .rpc import HTTPHandler, Limits, RequestInfo, SSEOptions, TRPCASGIApp, WSServer
+from .web import build_http_app
 
 __all__ = ["AppFactory", "Application", "StartupError", "load_factory", "serve"]
 
 logger = logging.getLogger("wirechat")
 
-DEFAULT_APP = "wirechat.chat.app:build_application"
 # The page built in the source checkout (src/wirechat/server.py -> web/dist).
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
 
 
-class StartupError(Exception):
-    """The process cannot start; the message says why and which setting to change."""
+def chat_factory() -> AppFactory:
+    """The chat application's factory, served when no other is given.
 
+    Imported on demand: the chat (SQLAlchemy, Argon2, its models) more than doubles the
+    start-up time of a process serving some other application."""
+    from .chat.app import build_application
 
-async def _nothing() -> None:
-    return None
-
-
-@dataclass
-class Application:
-    """What a factory hands the server: the engine and its dependencies' hooks."""
-
-    engine: Engine[Any]
-    ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
-    aclose: Callable[[], Awaitable[None]] = _nothing
-    registry: CollectorRegistry = REGISTRY
-    on_connections_change: Callable[[int], None] = lambda delta: None
-
-
-AppFactory = Callable[[Settings], Awaitable[Application]]
+    return build_application
 
 
 def load_factory(spec: str) -> AppFactory:
-    """Import ``module:attribute``, e.g. ``wirechat.chat.app:build_application``."""
+    """Import ``module:attribute``, e.g. ``demo_app:build`` (``wirechat serve --app``)."""
     module_name, _, attr = spec.partition(":")
     factory: AppFactory = getattr(importlib.import_module(module_name), attr)
     return factory
@@ -119,28 +104,29 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     if settings.ws_enabled:
         ws_sock = bind(settings.host, settings.ws_port, "WS_PORT")
         ws_sock.close()  # picows binds itself; this only proved the port is free
-    application = await (factory or load_factory(DEFAULT_APP))(settings)
+    application = await (factory or chat_factory())(settings)
     # Everything built so far lives as long as the process: move it out of the
     # collector's way so later collections (pauses in the event loop) scan less.
     gc.collect()
     gc.freeze()
 
-    handler = HTTPHandler(
-        application.engine,
-        max_batch_size=settings.max_batch_size,
-        sse=SSEOptions(
-            ping_ms=settings.sse_ping_ms,
-            reconnect_after_inactivity_ms=settings.sse_reconnect_after_inactivity_ms,
-        ),
-    )
-    limits = WSLimits(
+    limits = Limits(
         max_message_bytes=settings.max_ws_message_bytes,
         max_batch_size=settings.max_batch_size,
         max_subscriptions=settings.max_subscriptions_per_connection,
         max_buffered_bytes=settings.max_buffered_bytes,
+        max_stream_setups=settings.max_stream_setups_per_connection,
         max_calls_in_flight=settings.max_calls_per_connection,
         ping_interval=settings.ws_ping_interval_seconds,
         pong_timeout=settings.ws_pong_timeout_seconds,
+    )
+    handler = HTTPHandler(
+        application.engine,
+        limits=limits,
+        sse=SSEOptions(
+            ping_ms=settings.sse_ping_ms,
+            reconnect_after_inactivity_ms=settings.sse_reconnect_after_inactivity_ms,
+        ),
     )
     trpc = TRPCASGIApp(handler, max_body_bytes=settings.max_body_bytes, ws_limits=limits)
     ws_server: WSServer | None = None

@@ -213,6 +213,19 @@ class TestUnknowns:
             "Subscription: input: void; output: AsyncIterable<unknown, void, unknown>;"
         )
 
+    def test_procedure_and_namespace_of_one_name_leave_one_out_with_a_warning(self) -> None:
+        t = init_rpc(object)
+
+        async def one(ctx: object, input: None) -> int:
+            return 1
+
+        merged = Router({"a": t.procedure.query(one)}).merge(
+            Router({"a": {"b": t.procedure.query(one)}})
+        )
+        declaration = declare_router(merged)
+        assert declaration.warnings == ("a.b left out: a procedure and a namespace share its name",)
+        assert procedure(declaration.text, "a") == "Query: input: void; output: number;"
+
     def test_an_input_pydantic_cannot_describe_in_json_schema_is_unknown(self) -> None:
         t = init_rpc(object)
 

@@ -107,3 +107,20 @@ async def test_jsonl_streams_a_push_source_returned_by_a_query() -> None:
 async def test_push_source_from_a_non_stream_request_is_415() -> None:
     response = await request(make_handler(router_for(Source([]))), "GET", "q")
     assert response.status == 415
+
+
+async def test_iterate_push_stops_a_source_that_runs_ahead_of_its_reader() -> None:
+    produced: list[int] = []
+
+    class Flood(PushSource[int]):
+        async def run(self, emit: Emit) -> None:
+            for i in range(1000):
+                produced.append(i)
+                emit(i)
+
+    values = iterate_push(Flood(), max_pending=10)
+    assert await anext(values) == 0
+    with pytest.raises(OverflowError):
+        async for _ in values:
+            pass
+    assert len(produced) <= 12  # stopped at the bound, not after a thousand

@@ -9,6 +9,7 @@ import pytest
 
 from wirechat.rpc.codec import UNDEFINED, dumps
 from wirechat.rpc.errors import ErrorCode, RPCError
+from wirechat.rpc.tracked import tracked
 from wirechat.rpc.ws.protocol import (
     PING,
     PONG,
@@ -23,10 +24,10 @@ from wirechat.rpc.ws.protocol import (
     encode_data,
     encode_error,
     encode_result,
-    encode_tracked,
     parse_connection_params,
     parse_frame,
     subscription_prefix,
+    tracked_body,
 )
 
 
@@ -336,7 +337,7 @@ def test_subscription_data_frame_around_a_pre_encoded_payload() -> None:
 
 def test_c82_tracked_data_frame() -> None:
     prefix = subscription_prefix(1, False)
-    assert encode_tracked(prefix, dumps("1"), dumps({"n": 1})) == (
+    assert prefix + tracked_body(tracked("1", {"n": 1})) == (
         b'{"id":1,"result":{"type":"data","data":{"id":"1","data":{"n":1}},"id":"1"}}'
     )
 

@@ -14,11 +14,12 @@ from wirechat.rpc.codec import UNDEFINED
 from wirechat.rpc.context import RequestInfo
 from wirechat.rpc.errors import ErrorCode, RPCError
 from wirechat.rpc.init import init_rpc
+from wirechat.rpc.limits import Limits
 from wirechat.rpc.middleware import Call, Next
-from wirechat.rpc.push import Emit, PushSource
+from wirechat.rpc.push import Emit, PushSource, StreamClosed
 from wirechat.rpc.router import Router
 from wirechat.rpc.tracked import tracked
-from wirechat.rpc.ws.session import CloseCode, WSLimits, WSSession
+from wirechat.rpc.ws.session import CloseCode, WSSession
 
 from .support import Ctx, make_engine
 
@@ -411,7 +412,7 @@ async def test_c80_each_ping_gets_exactly_one_pong_in_order_and_pong_gets_nothin
 
 async def test_too_long_array_frame_gives_bad_request_per_member_id(app: App) -> None:
     """(≥11.2x) §3.8: array longer than max_batch_size."""
-    session, peer = open_session(app, limits=WSLimits(max_batch_size=2))
+    session, peer = open_session(app, limits=Limits(max_batch_size=2))
     await settle()
     session.receive_text(text([req(1, "query", "hello"), req("b", "query", "hello"), stop(3)]))
     await settle()
@@ -655,7 +656,7 @@ async def test_stop_before_the_context_exists_sends_only_stopped(app: App) -> No
 
 
 async def test_max_subscriptions_per_connection_is_enforced(app: App) -> None:
-    session, peer = open_session(app, limits=WSLimits(max_subscriptions=2))
+    session, peer = open_session(app, limits=Limits(max_subscriptions=2))
     await settle()
     for rid in (1, 2, 3):
         session.receive_text(text(req(rid, "subscription", "feed")))
@@ -848,7 +849,7 @@ def test_receiving_a_frame_updates_the_last_inbound_time(app: App) -> None:
 
 def keepalive_session(app: App) -> tuple[WSSession, Peer]:
     session, peer = open_session(
-        app, start=False, limits=WSLimits(ping_interval=10.0, pong_timeout=2.0)
+        app, start=False, limits=Limits(ping_interval=10.0, pong_timeout=2.0)
     )
     session.last_inbound = 100.0
     return session, peer
@@ -890,7 +891,7 @@ def test_c96_any_inbound_frame_after_the_ping_keeps_the_socket(app: App) -> None
 
 
 def test_c96_keepalive_is_off_without_a_ping_interval(app: App) -> None:
-    session, peer = open_session(app, start=False, limits=WSLimits(ping_interval=None))
+    session, peer = open_session(app, start=False, limits=Limits(ping_interval=None))
     session.last_inbound = 0.0
     session.keepalive(1e9)
     assert peer.sent == []
@@ -1020,7 +1021,7 @@ async def test_push_source_failure_is_an_error_frame_then_stopped(
     assert peer.frames[2] == {"id": 1, "result": {"type": "stopped"}}
 
 
-async def test_push_source_is_cancelled_by_stop_and_later_emits_are_dropped(
+async def test_push_source_is_cancelled_by_stop_and_later_emits_are_refused(
     app: App, connected: tuple[WSSession, Peer]
 ) -> None:
     session, peer = connected
@@ -1029,11 +1030,13 @@ async def test_push_source_is_cancelled_by_stop_and_later_emits_are_dropped(
     source = app.sources[0]
     session.receive_text(text(stop(1)))
     assert source.emit is not None
-    source.emit("late")
+    with pytest.raises(StreamClosed):
+        source.emit("late")
     await until(lambda: source.cancelled)
     session.receive_text(text(req(1, "subscription", "push")))
     await until(lambda: len(peer.sent) == 3)
-    source.emit("from the old subscription")
+    with pytest.raises(StreamClosed):
+        source.emit("from the old subscription")
     await settle()
     assert peer.frames == [
         {"id": 1, "result": {"type": "started"}},

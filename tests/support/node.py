@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +29,10 @@ def node_modules(directory: Path = NODE_DIR) -> Path:
     if node is None or npm is None:
         unavailable("node/npm not found on PATH")
     modules = directory / "node_modules"
-    if not (modules / "@trpc" / "client").is_dir():
+    # Every dependency of package.json, so one added later is installed too.
+    package = json.loads((directory / "package.json").read_text())
+    needed = {**package.get("dependencies", {}), **package.get("devDependencies", {})}
+    if not modules.is_dir() or not all((modules / name).is_dir() for name in needed):
         assert npm is not None
         result = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],

@@ -2,7 +2,9 @@
 
 Transport-free core (:class:`Engine`) plus adapters: :class:`TRPCASGIApp` for
 ASGI servers and apps, and :class:`WSServer` for a standalone WebSocket port.
-It imports nothing from the rest of wirechat.
+It imports nothing from the rest of wirechat, and the transports are imported
+on first use: an application that only builds procedures and an engine never
+loads them (nor picows).
 
     t = init_rpc(Context)
     hello = t.procedure.input(str).query(say_hello)
@@ -11,22 +13,30 @@ It imports nothing from the rest of wirechat.
     app = TRPCASGIApp(HTTPHandler(engine))
 """
 
-from .asgi import TRPCASGIApp
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .codec import UNDEFINED
 from .context import CreateContext, RequestInfo
 from .engine import Engine, ErrorFormatter, Observer
 from .errors import ErrorCode, RPCError
-from .http import HTTPHandler
 from .init import RPC, init_rpc
+from .limits import Limits
 from .middleware import Call, Middleware, Next
 from .procedure import Procedure, ProcedureBuilder
-from .push import Emit, PushSource, iterate_push
+from .push import Emit, PushSource, StreamClosed, iterate_push
 from .router import Router
-from .sse import SSEOptions
 from .tracked import Tracked, tracked
+from .transformer import SuperJSON, Transformer
 from .wiretype import WireType
-from .ws.server import WSServer
-from .ws.session import WSLimits
+
+if TYPE_CHECKING:
+    from .asgi import TRPCASGIApp
+    from .http import HTTPHandler
+    from .sse import SSEOptions
+    from .ws.server import WSServer
 
 __all__ = [
     "RPC",
@@ -38,6 +48,7 @@ __all__ = [
     "ErrorCode",
     "ErrorFormatter",
     "HTTPHandler",
+    "Limits",
     "Middleware",
     "Next",
     "Observer",
@@ -48,12 +59,35 @@ __all__ = [
     "RequestInfo",
     "Router",
     "SSEOptions",
+    "StreamClosed",
+    "SuperJSON",
     "TRPCASGIApp",
     "Tracked",
-    "WSLimits",
+    "Transformer",
     "WSServer",
     "WireType",
     "init_rpc",
     "iterate_push",
     "tracked",
 ]
+
+# The transports, imported on first use (the engine alone never loads them).
+_TRANSPORTS = {
+    "HTTPHandler": ".http",
+    "SSEOptions": ".sse",
+    "TRPCASGIApp": ".asgi",
+    "WSServer": ".ws.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    source = _TRANSPORTS.get(name)
+    if source is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(source, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -17,7 +17,8 @@ from urllib.parse import parse_qsl
 from .context import RequestInfo
 from .engine import Engine
 from .http import HTTPHandler, HTTPRequest, HTTPResponse
-from .ws.session import CloseCode, WSLimits, WSSession
+from .limits import Limits
+from .ws.session import CloseCode, WSSession
 
 __all__ = ["TRPCASGIApp"]
 
@@ -52,7 +53,8 @@ class TRPCASGIApp:
     """An ASGI application answering tRPC requests for ``handler.engine``.
 
     ``max_body_bytes`` is checked before routing (413). WebSocket connections get
-    ``ws_limits``; their unsent data is bounded the same way as on the WS server.
+    ``ws_limits`` (default: the handler's), enforced by the same session as on the
+    WS server.
     """
 
     def __init__(
@@ -60,12 +62,12 @@ class TRPCASGIApp:
         handler: HTTPHandler,
         *,
         max_body_bytes: int = 1024 * 1024,
-        ws_limits: WSLimits | None = None,
+        ws_limits: Limits | None = None,
     ) -> None:
         self.handler = handler
         self.engine: Engine[Any] = handler.engine
         self.max_body_bytes = max_body_bytes
-        self.ws_limits = ws_limits or WSLimits()
+        self.ws_limits = ws_limits or handler.limits
         self._streams: set[asyncio.Task[None]] = set()
         self._sessions: set[WSSession] = set()
 
@@ -188,22 +190,21 @@ class TRPCASGIApp:
         )
         peer = _peer(scope)
         info = RequestInfo("ws", _headers(scope), query, peer)
-        limits = self.ws_limits
         outbox: asyncio.Queue[bytes | str | tuple[int, str]] = asyncio.Queue()
         buffered = 0
 
         def enqueue(data: bytes | str) -> None:
             nonlocal buffered
             buffered += len(data)
-            if buffered > limits.max_buffered_bytes:
-                session.closed = True
-                while not outbox.empty():
-                    outbox.get_nowait()
-                outbox.put_nowait((CloseCode.TRY_AGAIN_LATER, "too slow"))
-                return
             outbox.put_nowait(data)
 
         def close(code: int, reason: str) -> None:
+            nonlocal buffered
+            if code == CloseCode.TRY_AGAIN_LATER:
+                # Too slow: drop what it has not read instead of sending it first.
+                while not outbox.empty():
+                    outbox.get_nowait()
+                buffered = 0
             outbox.put_nowait((code, reason))
 
         session = WSSession(
@@ -211,8 +212,9 @@ class TRPCASGIApp:
             info,
             enqueue,
             close,
-            limits=limits,
+            limits=self.ws_limits,
             expect_connection_params=query.get("connectionParams") == "1",
+            buffered=lambda: buffered,
         )
 
         async def writer() -> None:
@@ -241,15 +243,10 @@ class TRPCASGIApp:
                 if message["type"] == "websocket.disconnect":
                     break
                 text = message.get("text")
-                data = message.get("bytes")
-                size = len(text if text is not None else data or b"")
-                if size > limits.max_message_bytes:
-                    close(CloseCode.MESSAGE_TOO_BIG, "message too big")
-                    continue
                 if text is not None:
                     session.receive_text(text)
                 else:
-                    session.receive_binary()
+                    session.receive_binary(len(message.get("bytes") or b""))
         finally:
             self._sessions.discard(session)
             write_task.cancel()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias, TypeVar
+from typing import Any, Literal, TypeAlias, TypeVar
 
-__all__ = ["CreateContext", "CtxT", "RequestInfo", "Transport"]
+from .errors import ErrorCode, RPCError
+
+__all__ = ["CreateContext", "CtxT", "RequestInfo", "Transport", "validate_connection_params"]
 
 Transport: TypeAlias = Literal["http", "sse", "ws"]
 
@@ -32,3 +34,18 @@ class RequestInfo:
 
 CreateContext: TypeAlias = Callable[[RequestInfo], Awaitable[CtxT]]
 """Builds the application's context: once per HTTP request, once per WebSocket connection."""
+
+
+def validate_connection_params(value: Any) -> dict[str, str | None] | None:
+    """``null`` or an object of string (or null) values; else PARSE_ERROR (§2.1, §3.5).
+
+    The one check for both ways of sending them: the SSE ``connectionParams``
+    query parameter and the first WebSocket message.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(v, str) or v is None for v in value.values()
+    ):
+        raise RPCError(ErrorCode.PARSE_ERROR, "Invalid connection params shape")
+    return value

@@ -19,6 +19,7 @@ from .errors import ErrorCode, RPCError, to_rpc_error
 from .middleware import Call
 from .procedure import Procedure
 from .router import Router
+from .transformer import Transformer
 
 __all__ = ["Engine", "ErrorFormatter", "Observer"]
 
@@ -47,12 +48,16 @@ class Engine(Generic[CtxT]):
         is_dev: bool = False,
         error_formatter: ErrorFormatter | None = None,
         observer: Observer | None = None,
+        transformer: Transformer | None = None,
     ) -> None:
         self.router = router
         self._create_context = create_context
         self.is_dev = is_dev
         self._error_formatter = error_formatter
         self._observer = observer
+        self.transformer = transformer
+        """How values are wrapped on the wire (tRPC's ``transformer``); None: plain JSON."""
+        self._dates: dict[str, Any] = {}
 
     async def create_context(self, info: RequestInfo) -> CtxT:
         """Run the application's context factory; any failure becomes an RPCError."""
@@ -115,6 +120,38 @@ class Engine(Generic[CtxT]):
 
     def shape_of(self, exc: BaseException, path: str | None = None) -> ErrorShape:
         return self.error_shape(self.wrap(exc, path), path)
+
+    def error_payload(self, shape: ErrorShape) -> Any:
+        """An error shape as it goes on the wire: through the transformer, if any."""
+        if self.transformer is None:
+            return shape
+        return self.transformer.serialize(shape)
+
+    def output_dates(self, path: str) -> Any:
+        """Where the output (a subscription: each event's data) of the procedure at
+        ``path`` holds ``date-time`` strings, from its declared types; computed once.
+        A transformer sends those as dates even when the value was encoded in advance."""
+        try:
+            return self._dates[path]
+        except KeyError:
+            pass
+        # Only with a transformer: the schema machinery is not loaded otherwise.
+        from pydantic import TypeAdapter
+
+        from .codegen.schema import wire_schemas
+        from .codegen.signature import read_signature
+        from .transformer import date_paths
+
+        dates: Any = None
+        procedure = self.router.get(path)
+        if procedure is not None:
+            output = read_signature(procedure).output
+            if isinstance(output, TypeAdapter):
+                schemas, definitions, _ = wire_schemas([(0, "serialization", output)])
+                if 0 in schemas:
+                    dates = date_paths(schemas[0], definitions)
+        self._dates[path] = dates
+        return dates
 
 
 def http_status_of(shape: ErrorShape, code: ErrorCode | None = None) -> int:

@@ -10,7 +10,6 @@ client goes away.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,16 +18,17 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 import orjson
 
 from .codec import UNDEFINED, InputSource, decode_input, dumps, loads
-from .context import RequestInfo
+from .context import RequestInfo, validate_connection_params
 from .engine import Engine, http_status_of
 from .envelopes import ErrorShape, ProcedureType
 from .errors import ErrorCode, RPCError
 from .jsonl import JSONL_HEADERS, jsonl_stream
+from .limits import Limits
 from .procedure import Procedure
-from .push import is_stream
+from .runner import PreparedCall, Runner
 from .sse import SSE_HEADERS, SSEOptions, sse_stream
 
-__all__ = ["HTTPHandler", "HTTPRequest", "HTTPResponse", "PreparedCall"]
+__all__ = ["HTTPHandler", "HTTPRequest", "HTTPResponse"]
 
 JSON_HEADERS: tuple[tuple[str, str], ...] = (
     ("content-type", "application/json"),
@@ -66,17 +66,6 @@ class HTTPResponse:
     body: bytes | AsyncIterator[bytes] = b""
 
 
-@dataclass(slots=True)
-class PreparedCall:
-    """One call of a request after routing: its procedure, or the error it already has."""
-
-    index: int
-    path: str
-    procedure: Procedure | None
-    raw_input: InputSource
-    error: RPCError | None = None
-
-
 class _BatchInput:
     """The index-keyed input object of a batch, decoded once for all its calls."""
 
@@ -99,31 +88,29 @@ class _BatchInput:
         return doc.get(str(index), UNDEFINED)
 
 
-def is_stream_like(value: Any) -> bool:
-    """An async iterable: fine for JSONL, refused by plain JSON responses (§1.5)."""
-    return is_stream(value)
-
-
 class HTTPHandler:
     """Answers tRPC HTTP requests for one :class:`Engine`.
 
-    Limits are constructor arguments: ``max_batch_size`` bounds the paths of one
-    batch (top-level 400); bodies over the size limit are refused by the adapter
-    before routing, with :meth:`payload_too_large`.
+    Limits are constructor arguments: ``limits`` (the per-connection :class:`Limits`,
+    of which ``max_batch_size`` may be given alone) bounds the paths of one batch
+    (top-level 400), streamed output and stream set-ups; bodies over the size limit
+    are refused by the adapter before routing, with :meth:`payload_too_large`.
     """
 
     def __init__(
         self,
         engine: Engine[Any],
         *,
-        max_batch_size: int = 50,
+        max_batch_size: int | None = None,
         allow_batching: bool = True,
         allow_method_override: bool = False,
         sse: SSEOptions | None = None,
         jsonl_ping_ms: int | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.engine = engine
-        self.max_batch_size = max_batch_size
+        self.limits = limits or Limits()
+        self.max_batch_size = max_batch_size or self.limits.max_batch_size
         self.allow_batching = allow_batching
         self.allowed = _ALLOWED_WITH_OVERRIDE if allow_method_override else _ALLOWED
         self.sse = sse or SSEOptions()
@@ -136,9 +123,8 @@ class HTTPHandler:
     ) -> HTTPResponse:
         """A single-object error for failures before or around the calls (§1.5)."""
         shape = self.engine.error_shape(err)
-        return HTTPResponse(
-            http_status_of(shape, err.code), [*JSON_HEADERS, *headers], dumps({"error": shape})
-        )
+        body = dumps({"error": self.engine.error_payload(shape)})
+        return HTTPResponse(http_status_of(shape, err.code), [*JSON_HEADERS, *headers], body)
 
     def payload_too_large(self, limit: int) -> HTTPResponse:
         return self.error_response(
@@ -200,13 +186,14 @@ class HTTPHandler:
             call = PreparedCall(
                 0, path, only, InputSource.from_json(text, last_event_id=last_event_id)
             )
-            return HTTPResponse(
-                200, list(SSE_HEADERS), sse_stream(self.engine, call, info, self.sse)
-            )
+            body = sse_stream(self._runner(info), call, self.sse, self.limits.max_buffered_bytes)
+            return HTTPResponse(200, list(SSE_HEADERS), body)
 
         calls, allow = self._prepare(paths, procedures, method, is_batch, text)
         if streaming:
-            body = jsonl_stream(self.engine, calls, info, self.jsonl_ping_ms)
+            body = jsonl_stream(
+                self._runner(info), calls, self.jsonl_ping_ms, self.limits.max_buffered_bytes
+            )
             return HTTPResponse(200, list(JSONL_HEADERS), body)
 
         outcomes = await self._run(calls, info)
@@ -249,66 +236,34 @@ class HTTPHandler:
             calls.append(call)
         return calls, allow
 
+    def _runner(self, info: RequestInfo) -> Runner[Any]:
+        return Runner(self.engine, info, max_stream_setups=self.limits.max_stream_setups)
+
     async def _run(
         self, calls: list[PreparedCall], info: RequestInfo
     ) -> list[tuple[int, dict[str, Any]]]:
-        ctx: Any = None
-        context_error: RPCError | None = None
+        runner = self._runner(info)
         if any(call.error is None for call in calls):
-            try:
-                ctx = await self.engine.create_context(info)
-            except RPCError as err:
-                context_error = err
+            await runner.open()
         if len(calls) == 1:
-            return [await self._item(calls[0], ctx, context_error, info)]
-        return list(await asyncio.gather(*(self._item(c, ctx, context_error, info) for c in calls)))
+            return [await self._item(runner, calls[0])]
+        return list(await asyncio.gather(*(self._item(runner, c) for c in calls)))
 
-    async def _item(
-        self,
-        call: PreparedCall,
-        ctx: Any,
-        context_error: RPCError | None,
-        info: RequestInfo,
-    ) -> tuple[int, dict[str, Any]]:
+    async def _item(self, runner: Runner[Any], call: PreparedCall) -> tuple[int, dict[str, Any]]:
         """One call's HTTP status and its response item."""
-        error = call.error or context_error
-        if error is None:
-            assert call.procedure is not None
-            try:
-                result = await self.engine.call(
-                    call.procedure, call.path, ctx, info, call.raw_input, call.index
-                )
-            except RPCError as err:
-                error = err
-            else:
-                if is_stream_like(result):
-                    await close_iterator(result)
-                    error = RPCError(
-                        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-                        "Cannot use stream-like response in non-streaming request - "
-                        "use httpBatchStreamLink",
-                    )
-                elif result is UNDEFINED:
-                    return 200, {"result": {}}
-                else:
-                    try:
-                        # Encoded per call so an unserializable result fails only its call.
-                        data = orjson.Fragment(dumps(result))
-                    except TypeError as exc:
-                        error = self.engine.wrap(exc, call.path)
-                    else:
-                        return 200, {"result": {"data": data}}
-        shape: ErrorShape = self.engine.error_shape(error, call.path)
-        return http_status_of(shape, error.code), {"error": shape}
+        try:
+            data = await runner.unary(call, _STREAM_REFUSED)
+        except RPCError as error:
+            shape: ErrorShape = self.engine.error_shape(error, call.path)
+            return http_status_of(shape, error.code), {"error": self.engine.error_payload(shape)}
+        if data is None:
+            return 200, {"result": {}}
+        return 200, {"result": {"data": orjson.Fragment(data)}}
 
 
-async def close_iterator(value: Any) -> None:
-    """Close an async generator we will not iterate, so its ``finally`` runs now."""
-    aclose = getattr(value, "aclose", None)
-    if aclose is not None:
-        result = aclose()
-        if inspect.isawaitable(result):
-            await result
+_STREAM_REFUSED = (
+    "Cannot use stream-like response in non-streaming request - use httpBatchStreamLink"
+)
 
 
 def decode_path(raw: str) -> str:
@@ -362,14 +317,3 @@ def parse_connection_params(text: str | None) -> dict[str, str | None] | None:
     except ValueError as exc:
         raise RPCError(ErrorCode.PARSE_ERROR, "Not JSON-parsable query params", cause=exc) from exc
     return validate_connection_params(value)
-
-
-def validate_connection_params(value: Any) -> dict[str, str | None] | None:
-    """``null`` or an object of string (or null) values; else PARSE_ERROR (§2.1, §3.5)."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(
-        isinstance(v, str) or v is None for v in value.values()
-    ):
-        raise RPCError(ErrorCode.PARSE_ERROR, "Invalid connection params shape")
-    return value

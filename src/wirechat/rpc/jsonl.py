@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from .codec import UNDEFINED, dumps
-from .context import RequestInfo
-from .engine import Engine
 from .errors import RPCError
-from .push import PushSource, iterate_push
+from .limits import Outbox
+from .push import StreamClosed, is_stream
+from .runner import PreparedCall, Runner
 from .tracked import Tracked
-
-if TYPE_CHECKING:
-    from .http import PreparedCall
 
 __all__ = ["JSONL_HEADERS", "jsonl_stream"]
 
@@ -33,33 +31,95 @@ JSONL_HEADERS: tuple[tuple[str, str], ...] = (
     ("vary", "trpc-accept, accept"),
 )
 
+logger = logging.getLogger("wirechat.rpc")
+
 _PROMISE_FULFILLED = 0
 _ITERABLE = 1
 _ITER_YIELD, _ITER_RETURN, _ITER_ERROR = 1, 0, 2
 _PING = b" "
 
 
-def _encoded(value: Any) -> list[Any]:
-    """An EncodedValue: ``[[value]]``, or ``[[]]`` for undefined.
+def _encoded(data: bytes | None) -> list[Any]:
+    """An EncodedValue around already encoded JSON: ``[[value]]``, or ``[[]]`` for undefined."""
+    return [[]] if data is None else [[orjson.Fragment(data)]]
 
-    The value is encoded here, so a value that is not JSON-serializable raises
-    TypeError for its own call instead of breaking the whole response.
-    """
-    if isinstance(value, Tracked):
-        value = {"id": value.id, "data": value.data}
-    return [[]] if value is UNDEFINED else [[orjson.Fragment(dumps(value))]]
+
+class _Lines:
+    """Encodes the lines of one response: plain JSON, or with a transformer each whole
+    line through it, as tRPC's producer does."""
+
+    __slots__ = ("runner", "transformer")
+
+    def __init__(self, runner: Runner[Any]) -> None:
+        self.runner = runner
+        self.transformer = runner.engine.transformer
+
+    def line(self, chunk: list[Any] | dict[str, Any]) -> bytes:
+        if self.transformer is None:
+            return dumps(chunk) + b"\n"
+        return dumps(self.transformer.serialize(chunk)) + b"\n"
+
+    def payload(self, value: Any, path: str) -> Any:
+        """The EncodedValue of one value of ``path`` (a tracked one as ``{"id", "data"}``);
+        raises RPCError when it cannot be encoded, before any chunk is spent on it."""
+        runner = self.runner
+        if isinstance(value, Tracked):
+            value = _TrackedItem(value.id, value.data)
+        if self.transformer is None:
+            data = value.as_dict() if isinstance(value, _TrackedItem) else value
+            return _encoded(runner.encode(data, path))
+        if value is UNDEFINED:
+            return [[]]
+        self.value_line(0, 0, [[value]], path)  # fails now rather than mid-stream
+        return [[value]]
+
+    def value_line(self, chunk_id: int, status: int, payload: Any, path: str) -> bytes:
+        """The line of a chunk carrying a :meth:`payload`."""
+        transformer = self.transformer
+        if transformer is None or payload == [[]]:
+            return self.line([chunk_id, status, payload])
+        value = payload[0][0]
+        dates = self.runner.engine.output_dates(path)
+        if isinstance(value, _TrackedItem):
+            value = value.as_dict()
+            dates = None if dates is None else {"data": dates}
+        line = [chunk_id, status, [[value]]]
+        tree = None if dates is None else {"2": {"0": {"0": dates}}}
+        try:
+            return dumps(transformer.serialize(line, tree)) + b"\n"
+        except (TypeError, ValueError) as exc:
+            raise self.runner.engine.wrap(exc, path) from exc
+
+
+class _TrackedItem:
+    """A tracked value yielded into a JSONL stream: sent as ``{"id", "data"}``."""
+
+    __slots__ = ("data", "id")
+
+    def __init__(self, id: str, data: Any) -> None:
+        self.id = id
+        self.data = data
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "data": self.data}
 
 
 async def jsonl_stream(
-    engine: Engine[Any],
+    runner: Runner[Any],
     calls: Sequence[PreparedCall],
-    info: RequestInfo,
     ping_ms: int | None = None,
+    max_buffered_bytes: int = 8 * 1024 * 1024,
 ) -> AsyncIterator[bytes]:
-    """Yield the lines of a streamed batch response."""
-    yield dumps({str(c.index): [[0], [None, 0, c.index]] for c in calls}) + b"\n"
+    """Yield the lines of a streamed batch response.
 
-    lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+    Lines wait in an :class:`Outbox` of ``max_buffered_bytes``; a client reading
+    slower than that is cut (the response ends) and every call is cancelled.
+    """
+    engine = runner.engine
+    encoder = _Lines(runner)
+    yield encoder.line({str(c.index): [[0], [None, 0, c.index]] for c in calls})
+
+    lines = Outbox(max_buffered_bytes)
     next_chunk = len(calls)
 
     def allocate() -> int:
@@ -67,80 +127,69 @@ async def jsonl_stream(
         next_chunk += 1
         return next_chunk - 1
 
-    def put(chunk: list[Any]) -> None:
-        lines.put_nowait(dumps(chunk) + b"\n")
+    def put(chunk: list[Any] | bytes) -> None:
+        data = chunk if isinstance(chunk, bytes) else encoder.line(chunk)
+        if not lines.closed and not lines.put(data):
+            task.cancel()
 
-    context_error: RPCError | None = None
-    ctx: Any = None
-    try:
-        ctx = await engine.create_context(info)
-    except RPCError as err:
-        context_error = err
+    await runner.open()
+
+    def fail(call: PreparedCall, error: RPCError) -> None:
+        shape = engine.error_shape(error, call.path)
+        put([call.index, _PROMISE_FULFILLED, [[{"error": shape}]]])
 
     async def run(call: PreparedCall) -> None:
-        error = call.error or context_error
-        if error is None:
-            assert call.procedure is not None
-            try:
-                result = await engine.call(
-                    call.procedure, call.path, ctx, info, call.raw_input, call.index
-                )
-            except RPCError as err:
-                error = err
-        if error is not None:
-            shape = engine.error_shape(error, call.path)
-            put([call.index, _PROMISE_FULFILLED, [[{"error": shape}]]])
-            return
-        if isinstance(result, PushSource):
-            result = iterate_push(result)
-        if not hasattr(result, "__aiter__"):
-            try:
-                value = _encoded(result)
-            except TypeError as exc:
-                # Not JSON-serializable: a server fault for this call only.
-                put(
-                    [call.index, _PROMISE_FULFILLED, [[{"error": engine.shape_of(exc, call.path)}]]]
-                )
-                return
-            result_chunk = allocate()
-            put([call.index, _PROMISE_FULFILLED, [[{"result": 0}], ["result", 0, result_chunk]]])
-            data_chunk = allocate()
-            put([result_chunk, _PROMISE_FULFILLED, [[{"data": 0}], ["data", 0, data_chunk]]])
-            put([data_chunk, _PROMISE_FULFILLED, value])
+        try:
+            result = await runner.call(call)
+            if not is_stream(result):
+                value = encoder.payload(result, call.path)
+        except RPCError as err:
+            fail(call, err)
             return
         result_chunk = allocate()
         put([call.index, _PROMISE_FULFILLED, [[{"result": 0}], ["result", 0, result_chunk]]])
         data_chunk = allocate()
         put([result_chunk, _PROMISE_FULFILLED, [[{"data": 0}], ["data", 0, data_chunk]]])
+        if not is_stream(result):
+            put(encoder.value_line(data_chunk, _PROMISE_FULFILLED, value, call.path))
+            return
         items_chunk = allocate()
         put([data_chunk, _PROMISE_FULFILLED, [[0], [None, _ITERABLE, items_chunk]]])
+
+        def emit(item: Any) -> None:
+            if lines.closed:
+                raise StreamClosed
+            payload = encoder.payload(item, call.path)
+            put(encoder.value_line(items_chunk, _ITER_YIELD, payload, call.path))
+
         try:
-            async for item in result:
-                put([items_chunk, _ITER_YIELD, _encoded(item)])
-        except Exception as exc:
-            put([items_chunk, _ITER_ERROR, engine.shape_of(exc, call.path)])
+            await runner.pump(call.path, result, emit)
+        except RPCError as err:
+            put([items_chunk, _ITER_ERROR, engine.error_shape(err, call.path)])
         else:
-            put([items_chunk, _ITER_RETURN, _encoded(UNDEFINED)])
+            put([items_chunk, _ITER_RETURN, [[]]])
 
     async def run_all() -> None:
         try:
             await asyncio.gather(*(run(call) for call in calls))
         finally:
-            lines.put_nowait(None)
+            lines.close()
 
-    runner = asyncio.ensure_future(run_all())
+    task = asyncio.ensure_future(run_all())
     timeout = ping_ms / 1000 if ping_ms else None
     try:
         while True:
             try:
-                line = await asyncio.wait_for(lines.get(), timeout)
+                line = await lines.get(timeout)
             except TimeoutError:
                 yield _PING
                 continue
             if line is None:
+                if lines.overflowed:
+                    logger.warning("JSONL response: client too slow, ending it")
                 break
             yield line
     finally:
-        runner.cancel()
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await runner
+            await task

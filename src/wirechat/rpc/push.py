@@ -4,9 +4,10 @@ An async generator costs a task switch per value per subscriber. For a broadcast
 to thousands of subscribers that dominates the CPU, so a subscription resolver
 may instead return a :class:`PushSource`: its ``run(emit)`` is awaited for the
 life of the subscription and may call ``emit`` synchronously from any callback
-(for example straight from a broker's fan-out loop). The WebSocket session
-encodes and writes each emitted value at once; other transports iterate the
-source through :func:`iterate_push`.
+(for example straight from a broker's fan-out loop). Every transport encodes
+each emitted value at once into the connection's bounded output; once that
+connection is gone or cut, ``emit`` raises :class:`StreamClosed` so that a
+replay loop stops at once. :func:`iterate_push` adapts a source to an iterator.
 """
 
 from __future__ import annotations
@@ -17,10 +18,16 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Emit", "PushSource", "is_stream", "iterate_push"]
+__all__ = ["Emit", "PushSource", "StreamClosed", "is_stream", "iterate_push"]
 
 Emit = Callable[[Any], None]
-"""Send one subscription value (plain or :class:`~wirechat.rpc.Tracked`); never blocks."""
+"""Send one subscription value (plain or :class:`~wirechat.rpc.Tracked`); never blocks.
+Raises :class:`StreamClosed` when nobody will read the stream any more."""
+
+
+class StreamClosed(Exception):
+    """Raised by ``emit`` once the stream's connection is gone, cut or stopped: let it
+    propagate out of ``run`` (it ends the stream quietly, with no error logged)."""
 
 
 T_co = TypeVar("T_co", covariant=True)
@@ -56,13 +63,26 @@ class _Done:
         self.error = error
 
 
-async def iterate_push(source: PushSource[Any]) -> AsyncIterator[Any]:
-    """Adapt a push source to an async iterator (SSE, JSONL)."""
+async def iterate_push(source: PushSource[Any], max_pending: int = 10_000) -> AsyncIterator[Any]:
+    """Adapt a push source to an async iterator.
+
+    At most ``max_pending`` values wait for the reader: past that the source is
+    stopped (its ``emit`` raises :class:`StreamClosed`) and the iterator raises
+    OverflowError, rather than holding a slow reader's values without bound.
+    """
     queue: asyncio.Queue[Any] = asyncio.Queue()
+    overflow = OverflowError(f"more than {max_pending} values waiting for a slow reader")
+
+    def emit(value: Any) -> None:
+        if queue.qsize() >= max_pending:
+            raise StreamClosed
+        queue.put_nowait(value)
 
     async def runner() -> None:
         try:
-            await source.run(queue.put_nowait)
+            await source.run(emit)
+        except StreamClosed:
+            queue.put_nowait(_Done(overflow))
         except Exception as exc:
             queue.put_nowait(_Done(exc))
         else:

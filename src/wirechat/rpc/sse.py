@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .codec import dumps
-from .context import RequestInfo
-from .engine import Engine
 from .errors import RPCError
-from .push import PushSource, iterate_push
+from .limits import Outbox
+from .push import StreamClosed
+from .runner import PreparedCall, Runner
 from .tracked import Tracked
-
-if TYPE_CHECKING:
-    from .http import PreparedCall
 
 __all__ = ["SSE_HEADERS", "SSEOptions", "sse_event", "sse_stream"]
 
@@ -36,6 +34,8 @@ SSE_HEADERS: tuple[tuple[str, str], ...] = (
     ("connection", "keep-alive"),
     ("vary", "trpc-accept, accept"),
 )
+
+logger = logging.getLogger("wirechat.rpc")
 
 _PING = b"event: ping\ndata: \n\n\n"
 _RETURN = b"event: return\ndata: \n\n\n"
@@ -72,9 +72,18 @@ def sse_event(data: bytes, *, event: bytes | None = None, id: bytes | None = Non
 
 
 async def sse_stream(
-    engine: Engine[Any], call: PreparedCall, info: RequestInfo, options: SSEOptions
+    runner: Runner[Any],
+    call: PreparedCall,
+    options: SSEOptions,
+    max_buffered_bytes: int = 8 * 1024 * 1024,
 ) -> AsyncIterator[bytes]:
-    """Run one subscription call and yield its event stream."""
+    """Run one subscription call and yield its event stream.
+
+    Events are encoded as the stream produces them into an :class:`Outbox` of
+    ``max_buffered_bytes``; a client reading slower than that is cut (the stream
+    ends without ``return``, so it resumes with Last-Event-ID) and production
+    stops at once.
+    """
     connected: dict[str, Any] = {}
     if options.reconnect_after_inactivity_ms is not None:
         connected["reconnectAfterInactivityMs"] = options.reconnect_after_inactivity_ms
@@ -82,80 +91,90 @@ async def sse_stream(
     # Set the subscription up before `connected`: the client treats `connected` as
     # started, so whatever the procedure attaches to (a broker) must already be in
     # place, or an event published right after would be lost.
-    assert call.procedure is not None
+    await runner.open()
     try:
-        ctx = await engine.create_context(info)
-        iterator = await engine.call(call.procedure, call.path, ctx, info, call.raw_input)
+        stream = await runner.call(call)
     except RPCError as err:
         yield sse_event(dumps(connected), event=b"connected")
-        yield sse_event(dumps(engine.error_shape(err, call.path)), event=b"serialized-error")
+        yield _error_event(runner, err, call.path)
         return
-    yield sse_event(dumps(connected), event=b"connected")
-
-    if isinstance(iterator, PushSource):
-        iterator = iterate_push(iterator)
-    known_id = call.raw_input.last_event_id
+    outbox = Outbox(max_buffered_bytes)
+    producer = asyncio.ensure_future(
+        _produce(runner, call.path, stream, call.raw_input.last_event_id, outbox)
+    )
     deadline = (
         time.monotonic() + options.max_duration_ms / 1000 if options.max_duration_ms else None
     )
-    source = aiter(iterator)
-    pending: asyncio.Future[Any] | None = None
+    ping = options.ping_ms / 1000 if options.ping_ms is not None else None
     try:
+        yield sse_event(dumps(connected), event=b"connected")
         while True:
-            if options.ping_ms is None and deadline is None:
-                try:
-                    value = await anext(source)
-                except StopAsyncIteration:
-                    yield _RETURN
+            timeout = ping
+            if deadline is not None:
+                remaining = max(deadline - time.monotonic(), 0.0)
+                timeout = remaining if timeout is None else min(timeout, remaining)
+            try:
+                chunk = await outbox.get(timeout)
+            except TimeoutError:
+                # Timers may wake a hair early: within a millisecond is the deadline.
+                if deadline is not None and time.monotonic() >= deadline - 0.001:
                     return
-                except Exception as exc:
-                    yield _error_event(engine, exc, call.path)
-                    return
-            else:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(source))
-                timeout = options.ping_ms / 1000 if options.ping_ms is not None else None
-                if deadline is not None:
-                    remaining = max(deadline - time.monotonic(), 0.0)
-                    timeout = remaining if timeout is None else min(timeout, remaining)
-                done, _ = await asyncio.wait({pending}, timeout=timeout)
-                if not done:
-                    # Timers may wake a hair early: within a millisecond is the deadline.
-                    if deadline is not None and time.monotonic() >= deadline - 0.001:
-                        return
-                    if options.ping_ms is not None:
-                        yield _PING
-                    continue
-                finished, pending = pending, None
-                try:
-                    value = finished.result()
-                except StopAsyncIteration:
-                    yield _RETURN
-                    return
-                except Exception as exc:
-                    yield _error_event(engine, exc, call.path)
-                    return
-            if isinstance(value, Tracked):
-                known_id = value.id
-                yield sse_event(dumps(value.data), id=value.id.encode())
-            elif known_id is not None:
-                # ≥11.2x: a blank id keeps this event untracked, restore-id puts
-                # the browser's remembered id back without a dispatch (§2.2 row 7).
-                yield sse_event(dumps(value), id=b"") + sse_event(
-                    b"", event=b"restore-id", id=known_id.encode()
-                )
-            else:
-                yield sse_event(dumps(value))
+                yield _PING
+                continue
+            if chunk is None:
+                if outbox.overflowed:
+                    logger.warning("SSE stream %s: client too slow, ending it", call.path)
+                return
+            yield chunk
     finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
+        producer.cancel()
+        with contextlib.suppress(BaseException):
+            await producer
 
 
-def _error_event(engine: Engine[Any], exc: Exception, path: str) -> bytes:
-    return sse_event(dumps(engine.shape_of(exc, path)), event=b"serialized-error")
+async def _produce(
+    runner: Runner[Any], path: str, stream: Any, known_id: str | None, outbox: Outbox
+) -> None:
+    """Encode every value of ``stream`` into ``outbox`` as SSE events, then ``return``
+    or ``serialized-error``; stops the moment the outbox refuses more."""
+    task = asyncio.current_task()
+    assert task is not None
+
+    def emit(value: Any) -> None:
+        nonlocal known_id
+        if outbox.closed:
+            raise StreamClosed
+        if isinstance(value, Tracked):
+            known_id = value.id
+            chunk = sse_event(_json(runner, value.data, path), id=value.id.encode())
+        elif known_id is not None:
+            # ≥11.2x: a blank id keeps this event untracked, restore-id puts
+            # the browser's remembered id back without a dispatch (§2.2 row 7).
+            chunk = sse_event(_json(runner, value, path), id=b"") + sse_event(
+                b"", event=b"restore-id", id=known_id.encode()
+            )
+        else:
+            chunk = sse_event(_json(runner, value, path))
+        if not outbox.put(chunk):
+            task.cancel()
+            raise StreamClosed
+
+    try:
+        await runner.pump(path, stream, emit)
+    except RPCError as err:
+        outbox.put(_error_event(runner, err, path))
+    else:
+        outbox.put(_RETURN)
+    finally:
+        outbox.close()
+
+
+def _error_event(runner: Runner[Any], err: RPCError, path: str) -> bytes:
+    engine = runner.engine
+    payload = engine.error_payload(engine.error_shape(err, path))
+    return sse_event(dumps(payload), event=b"serialized-error")
+
+
+def _json(runner: Runner[Any], value: Any, path: str) -> bytes:
+    data = runner.encode(value, path)
+    return b"" if data is None else data

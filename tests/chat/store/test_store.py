@@ -32,7 +32,6 @@ class TestSend:
         assert message.author == schemas.Author(id=alice.id, username="alice", display_name="alice")
         assert (message.edited_at, message.deleted_at) == (None, None)
         assert result.event == StoredEvent(room.id, 1, "created", message)
-        assert result.event.tracked_id == "1"
         assert result.event.to_schema() == schemas.MessageEvent(type="created", message=message)
         assert await events(sessions, room.id) == [result.event]
 

@@ -93,7 +93,10 @@ export function RoomList({ me, selected, onSelect }: Props) {
         {joinable.map((room) => (
           <li key={room.id}>
             <span>
-              {room.name} <small className="muted">{room.memberCount} members</small>
+              {room.name}{" "}
+              <small className="muted">
+                {room.memberCount} {room.memberCount === 1 ? "member" : "members"}
+              </small>
             </span>
             <button
               type="button"

@@ -37,17 +37,13 @@ EventRow = tuple[int, bytes]
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """One event of a room's stream; ``seq`` as a string is its tracked id."""
+    """One event of a room's stream; ``seq`` as a string is its tracked id
+    (``lastEventId`` on resume)."""
 
     room_id: int
     seq: int
     type: EventType
     message: schemas.Message
-
-    @property
-    def tracked_id(self) -> str:
-        """The id ``messages.onMessage`` sends with this event (``lastEventId`` on resume)."""
-        return str(self.seq)
 
     def to_schema(self) -> schemas.MessageEvent:
         """The event's data as api.md ``MessageEvent``."""

@@ -89,10 +89,17 @@ def declare_router(
             ):
                 found.extend(f"{part} via {p}" for p in def_problems.get(key, ()))
             warnings.extend(f"{path} {p}" for p in dict.fromkeys(found))
-        node = record
+        node: dict[str, Any] | None = record
         *namespaces, name = path.split(".")
         for namespace in namespaces:
+            assert node is not None
             node = node.setdefault(namespace, {})
+            if not isinstance(node, dict):
+                node = None  # merged routers made a procedure and a namespace of one name
+                break
+        if node is None or isinstance(node.get(name), dict):
+            warnings.append(f"{path} left out: a procedure and a namespace share its name")
+            continue
         node[name] = (sig, parts)
 
     lines = [

@@ -16,6 +16,7 @@ from typing import Any, Final, TypeAlias
 import orjson
 
 from ..codec import UNDEFINED, dumps
+from ..context import validate_connection_params
 from ..envelopes import ErrorShape, ProcedureType, RequestId
 from ..errors import ErrorCode, RPCError
 from ..tracked import Tracked
@@ -179,16 +180,9 @@ def parse_connection_params(text: str | bytes) -> ConnectionParams:
         ) from exc
     if not isinstance(value, dict):
         raise RPCError(ErrorCode.PARSE_ERROR, "Malformed TRPCConnectionParamsMessage")
-    data = value.get("data")
-    if value.get("method") != "connectionParams" or (
-        data is not None
-        and (
-            not isinstance(data, dict)
-            or not all(isinstance(v, str) or v is None for v in data.values())
-        )
-    ):
+    if value.get("method") != "connectionParams":
         raise RPCError(ErrorCode.PARSE_ERROR, "Invalid connection params shape")
-    return ConnectionParams(data)
+    return ConnectionParams(validate_connection_params(value.get("data")))
 
 
 def _id_prefix(rid: RequestId | None, jsonrpc: bool) -> bytes:
@@ -204,7 +198,8 @@ def encode_result(rid: RequestId, jsonrpc: bool, result_type: str, data: Any = U
     return _id_prefix(rid, jsonrpc) + b',"result":' + dumps(body) + b"}"
 
 
-def encode_error(rid: RequestId | None, jsonrpc: bool, shape: ErrorShape) -> bytes:
+def encode_error(rid: RequestId | None, jsonrpc: bool, shape: ErrorShape | Any) -> bytes:
+    """An error frame; ``shape`` is the error shape, or its transformed form."""
     return _id_prefix(rid, jsonrpc) + b',"error":' + dumps(shape) + b"}"
 
 
@@ -216,14 +211,6 @@ def subscription_prefix(rid: RequestId, jsonrpc: bool) -> bytes:
 def encode_data(prefix: bytes, payload: bytes) -> bytes:
     """An untracked data frame around an already encoded payload."""
     return prefix + payload + b"}}"
-
-
-def encode_tracked(prefix: bytes, event_id: bytes, payload: bytes) -> bytes:
-    """A tracked data frame: ``data`` is ``{"id", "data"}`` and ``result.id`` repeats the id.
-
-    ``event_id`` is the id already JSON-encoded (a quoted string).
-    """
-    return prefix + _tracked_tail(event_id, payload)
 
 
 def _tracked_tail(event_id: bytes, payload: bytes) -> bytes:

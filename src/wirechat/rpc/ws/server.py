@@ -2,9 +2,9 @@
 
 picows was chosen by measurement: it broadcasts at a fraction of the CPU of the
 ASGI WebSocket servers (see bench/). This module only moves frames between
-picows and :class:`WSSession`: it assembles fragmented messages, enforces the
-message size (close 1009) and the unsent-bytes bound (close 1013), runs the
-keep-alive timer and drains connections on shutdown.
+picows and :class:`WSSession` (which enforces the limits): it reassembles
+fragmented messages, reports the socket's unsent bytes, runs the keep-alive
+timer and drains connections on shutdown.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from picows import (
 
 from ..context import RequestInfo
 from ..engine import Engine
-from .session import CloseCode, WSLimits, WSSession
+from ..limits import Limits
+from .session import CloseCode, WSSession
 
 __all__ = ["WSServer"]
 
@@ -49,7 +50,6 @@ class _Connection(WSListener):
         self._fragments: list[bytes] = []
         self._fragment_bytes = 0
         self._fragment_type = WSMsgType.TEXT
-        self._write_buffer_size: Callable[[], int] = lambda: 0
         self._release: Callable[[], None] | None = None
 
     # picows callbacks ------------------------------------------------------------
@@ -57,7 +57,6 @@ class _Connection(WSListener):
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
         tcp = transport.underlying_transport
-        self._write_buffer_size = tcp.get_write_buffer_size
         peer = tcp.get_extra_info("peername")
         if peer:
             self.peer = f"{peer[0]}:{peer[1]}"
@@ -79,6 +78,7 @@ class _Connection(WSListener):
             self._close,
             limits=self.server.limits,
             expect_connection_params=query.get("connectionParams") == "1",
+            buffered=tcp.get_write_buffer_size,
         )
         self.server.connections.add(self)
         logger.info("WebSocket connected peer=%s", self.peer)
@@ -135,8 +135,9 @@ class _Connection(WSListener):
         payload = frame.get_payload_as_bytes()
         self._fragment_bytes += len(payload)
         if self._fragment_bytes > self.server.limits.max_message_bytes:
+            # Found before the whole message is buffered.
             self._fragments.clear()
-            self._close(CloseCode.MESSAGE_TOO_BIG, "message too big")
+            session.message_too_big()
             return
         self._fragments.append(payload)
         if not frame.fin:
@@ -147,30 +148,21 @@ class _Connection(WSListener):
         if self._fragment_type is WSMsgType.TEXT:
             session.receive_text(data)
         else:
-            session.receive_binary()
+            session.receive_binary(len(data))
 
     def _send(self, data: bytes | str) -> None:
         transport = self.transport
         if transport is None or transport.is_disconnected:
             return
         transport.send(WSMsgType.TEXT, data.encode() if isinstance(data, str) else data)
-        if self._write_buffer_size() > self.server.limits.max_buffered_bytes:
-            # A client that stopped reading: close it and free its buffer at once,
-            # rather than letting it grow or slowing the sender (api.md "Limits").
-            logger.warning("WebSocket peer=%s too slow, closing (1013)", self.peer)
-            if self.session is not None:
-                self.session.closed = True
-            transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too slow")
-            transport.disconnect(graceful=False)
 
     def _close(self, code: int, reason: str) -> None:
         transport = self.transport
         if transport is None or transport.is_disconnected:
             return
-        if self.session is not None:
-            self.session.closed = True
         transport.send_close(WSCloseCode(code), reason.encode())
-        transport.disconnect()
+        # Too slow: free its unsent buffer now rather than flush it.
+        transport.disconnect(graceful=code != CloseCode.TRY_AGAIN_LATER)
 
 
 class WSServer:
@@ -182,7 +174,7 @@ class WSServer:
         *,
         host: str = "127.0.0.1",
         port: int = 3001,
-        limits: WSLimits | None = None,
+        limits: Limits | None = None,
         on_change: Callable[[int], None] = lambda delta: None,
         handshake_timeout: float | None = 10.0,
         admit: Callable[[RequestInfo], Callable[[], None] | None] | None = None,
@@ -194,7 +186,7 @@ class WSServer:
         self.admit = admit
         self.host = host
         self.port = port
-        self.limits = limits or WSLimits()
+        self.limits = limits or Limits()
         self.on_change = on_change
         self.connections: set[_Connection] = set()
         self.closing: set[asyncio.Task[None]] = set()

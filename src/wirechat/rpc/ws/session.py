@@ -13,14 +13,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..codec import UNDEFINED, InputSource, dumps
 from ..context import RequestInfo
 from ..engine import Engine
 from ..errors import ErrorCode, RPCError
-from ..push import PushSource, is_stream
+from ..limits import Limits
+from ..push import StreamClosed
+from ..runner import PreparedCall, Runner, close_stream
 from ..tracked import Tracked
 from .protocol import (
     PING,
@@ -42,12 +43,26 @@ from .protocol import (
     tracked_body,
 )
 
-__all__ = ["CloseCode", "WSLimits", "WSSession"]
+__all__ = ["CloseCode", "WSSession"]
 
 logger = logging.getLogger("wirechat.rpc.ws")
 
+# A broadcast emits one Tracked to every subscriber in a row: its transformed frame
+# tail is kept (event, path, bytes) so it is encoded once (the loop is one thread).
+_last_transformed: list[Any] = [None, None, b""]
+
+_STREAM_REFUSED = (
+    "Cannot return an async iterable or observable from a query procedure with WebSockets"
+)
+
 Send = Callable[[bytes | str], None]
 Close = Callable[[int, str], None]
+"""Close the socket with a code and reason. With TRY_AGAIN_LATER (the client is too
+slow) the transport drops what it has not written yet instead of flushing it."""
+
+
+def _nothing_buffered() -> int:
+    return 0
 
 
 class CloseCode:
@@ -57,20 +72,6 @@ class CloseCode:
     MESSAGE_TOO_BIG = 1009
     SERVICE_RESTART = 1012
     TRY_AGAIN_LATER = 1013
-
-
-@dataclass(frozen=True, slots=True)
-class WSLimits:
-    """Per-connection limits (api.md "Limits"); each is a server setting."""
-
-    max_message_bytes: int = 1024 * 1024
-    max_batch_size: int = 50
-    max_subscriptions: int = 100
-    max_buffered_bytes: int = 8 * 1024 * 1024
-    max_calls_in_flight: int = 64
-    """Queries and mutations running at once; one more is TOO_MANY_REQUESTS."""
-    ping_interval: float | None = 30.0
-    pong_timeout: float = 5.0
 
 
 class _Subscription:
@@ -89,6 +90,11 @@ class WSSession:
     Call :meth:`start` once the socket is open, :meth:`receive_text` for each text
     message, :meth:`receive_binary` for binary ones and :meth:`aclose` when the
     socket has gone. :meth:`keepalive` is polled by the server's timer.
+
+    The limits are enforced here, once for both servers: a message over
+    ``max_message_bytes`` closes with 1009; when ``buffered()`` (the bytes the
+    transport holds unsent) passes ``max_buffered_bytes`` the client is too slow:
+    close 1013, and every subscription stops producing at once.
     """
 
     def __init__(
@@ -98,24 +104,31 @@ class WSSession:
         send: Send,
         close: Close,
         *,
-        limits: WSLimits | None = None,
+        limits: Limits | None = None,
         expect_connection_params: bool = False,
+        buffered: Callable[[], int] = _nothing_buffered,
     ) -> None:
         self.engine = engine
         self.info = info
-        self.limits = limits or WSLimits()
+        self.limits = limits or Limits()
         self._send = send
         self._close = close
+        self._buffered = buffered
+        self._max_buffered = self.limits.max_buffered_bytes
         self._awaiting_params = expect_connection_params
-        self._ctx: Any = None
-        self._ctx_ready = False
+        self._runner: Runner[Any] | None = None
         self._ctx_task: asyncio.Task[None] | None = None
         self._queued: list[Request] = []
         self._subscriptions: dict[Any, _Subscription] = {}
         self._calls: set[asyncio.Task[None]] = set()
-        self.closed = False
+        self._closed = False
         self.last_inbound = time.monotonic()
         self._ping_sent_at: float | None = None
+
+    @property
+    def closed(self) -> bool:
+        """Closed by the session (it sends nothing more) or gone (:meth:`aclose`)."""
+        return self._closed
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -129,28 +142,27 @@ class WSSession:
         self._ctx_task = asyncio.ensure_future(self._create_context())
 
     async def _create_context(self) -> None:
-        try:
-            self._ctx = await self.engine.create_context(self.info)
-        except RPCError as err:
-            self._reject(err)
+        runner = Runner(self.engine, self.info, max_stream_setups=self.limits.max_stream_setups)
+        await runner.open()
+        if runner.context_error is not None:
+            self._reject(runner.context_error)
             return
-        self._ctx_ready = True
+        self._runner = runner
         queued, self._queued = self._queued, []
         for request in queued:
             self._dispatch(request)
 
     def _reject(self, err: RPCError) -> None:
         """createContext failed: id:null error, one error per queued request, close (§3.5)."""
-        self.send(encode_error(None, False, self.engine.error_shape(err)))
+        self.send(self._error_frame(None, False, err))
         for request in self._queued:
-            shape = self.engine.error_shape(err, request.path)
-            self.send(encode_error(request.id, request.jsonrpc, shape))
+            self.send(self._error_frame(request.id, request.jsonrpc, err, request.path))
         self._queued.clear()
         self.close(CloseCode.NORMAL, "")
 
     async def aclose(self) -> None:
         """The socket is gone: cancel every call and subscription, send nothing more."""
-        self.closed = True
+        self._closed = True
         tasks = [t for t in (self._ctx_task, *self._calls) if t is not None]
         tasks += [s.task for s in self._subscriptions.values() if s.task is not None]
         for task in tasks:
@@ -171,13 +183,27 @@ class WSSession:
     # -- I/O helpers ---------------------------------------------------------------
 
     def send(self, data: bytes | str) -> None:
-        if not self.closed:
-            self._send(data)
+        if self._closed:
+            return
+        self._send(data)
+        if self._buffered() > self._max_buffered:
+            # A client that stopped reading: cut it rather than hold its output or
+            # slow the broadcast that feeds it (api.md "Limits").
+            logger.warning("WebSocket peer=%s too slow, closing (1013)", self.info.peer)
+            self.close(CloseCode.TRY_AGAIN_LATER, "too slow")
 
     def close(self, code: int, reason: str) -> None:
-        if not self.closed:
-            self.closed = True
-            self._close(code, reason)
+        """Close the socket; subscriptions stop producing now (their tasks end with
+        :meth:`aclose`, when the socket has gone)."""
+        if self._closed:
+            return
+        self._closed = True
+        subscriptions = list(self._subscriptions.values())
+        self._subscriptions.clear()
+        for sub in subscriptions:
+            if sub.task is not None:
+                sub.task.cancel()
+        self._close(code, reason)
 
     @property
     def subscription_count(self) -> int:
@@ -203,15 +229,25 @@ class WSSession:
 
     # -- inbound -------------------------------------------------------------------
 
-    def receive_binary(self) -> None:
+    def receive_binary(self, size: int = 0) -> None:
         """Binary frames are not JSON text: id:null PARSE_ERROR, socket stays open (§3.1)."""
         self.last_inbound = time.monotonic()
+        if size > self.limits.max_message_bytes:
+            self.message_too_big()
+            return
         self._send_invalid(RPCError(ErrorCode.PARSE_ERROR, "Binary frames are not supported"))
+
+    def message_too_big(self) -> None:
+        """A message over ``max_message_bytes`` (also when found while reassembling)."""
+        self.close(CloseCode.MESSAGE_TOO_BIG, "message too big")
 
     def receive_text(self, text: str | bytes) -> None:
         """Handle one complete text message."""
         self.last_inbound = time.monotonic()
-        if self.closed:
+        if self._closed:
+            return
+        if len(text) > self.limits.max_message_bytes:
+            self.message_too_big()
             return
         if self._awaiting_params:
             self._awaiting_params = False
@@ -242,7 +278,7 @@ class WSSession:
                             f"(limit {self.limits.max_calls_in_flight})",
                         ),
                     )
-                elif self._ctx_ready:
+                elif self._runner is not None:
                     self._dispatch(event)
                 else:
                     self._queued.append(event)
@@ -253,7 +289,7 @@ class WSSession:
             elif isinstance(event, TooManyInBatch):
                 too_many = RPCError(ErrorCode.BAD_REQUEST, "Batch call exceeds maximum size")
                 for rid in event.ids or (None,):
-                    self.send(encode_error(rid, False, self.engine.error_shape(too_many)))
+                    self.send(self._error_frame(rid, False, too_many))
 
     def _calls_over_limit(self) -> bool:
         # Requests waiting for the context count too: they all start once it is ready.
@@ -267,7 +303,7 @@ class WSSession:
         )
 
     def _send_invalid(self, err: RPCError) -> None:
-        self.send(encode_error(None, False, self.engine.error_shape(err)))
+        self.send(self._error_frame(None, False, err))
 
     # -- calls ---------------------------------------------------------------------
 
@@ -280,6 +316,7 @@ class WSSession:
             self._send_call_error(request, err)
             return
         source = InputSource.of(request.input, last_event_id=request.last_event_id)
+        call = PreparedCall(request.batch_index, request.path, procedure, source)
         if request.method == "subscription":
             if request.id in self._subscriptions:
                 self._send_call_error(
@@ -298,100 +335,104 @@ class WSSession:
                 return
             sub = _Subscription(request.id, request.jsonrpc)
             self._subscriptions[request.id] = sub
-            sub.task = asyncio.ensure_future(self._run_subscription(sub, request, source))
+            sub.task = asyncio.ensure_future(self._run_subscription(sub, request, call))
             return
-        task = asyncio.ensure_future(self._run_call(request, source))
+        task = asyncio.ensure_future(self._run_call(request, call))
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
 
     def _send_call_error(self, request: Request, err: RPCError) -> None:
-        shape = self.engine.error_shape(err, request.path)
-        self.send(encode_error(request.id, request.jsonrpc, shape))
+        self.send(self._error_frame(request.id, request.jsonrpc, err, request.path))
 
-    async def _run_call(self, request: Request, source: InputSource) -> None:
-        procedure = self.engine.lookup(request.path)
-        assert procedure is not None
+    def _error_frame(
+        self, rid: Any, jsonrpc: bool, err: RPCError, path: str | None = None
+    ) -> bytes:
+        engine = self.engine
+        return encode_error(rid, jsonrpc, engine.error_payload(engine.error_shape(err, path)))
+
+    async def _run_call(self, request: Request, call: PreparedCall) -> None:
+        assert self._runner is not None
         try:
-            result = await self.engine.call(
-                procedure, request.path, self._ctx, self.info, source, request.batch_index
-            )
+            data = await self._runner.unary(call, _STREAM_REFUSED)
         except RPCError as err:
             self._send_call_error(request, err)
             return
-        if is_stream(result):
-            aclose = getattr(result, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            self._send_call_error(
-                request,
-                RPCError(
-                    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-                    "Cannot return an async iterable or observable from a query procedure "
-                    "with WebSockets",
-                ),
-            )
-            return
-        try:
-            frame = encode_result(request.id, request.jsonrpc, "data", result)
-        except TypeError as exc:
-            self._send_call_error(request, self.engine.wrap(exc, request.path))
-            return
-        self.send(frame)
+        if data is None:
+            self.send(encode_result(request.id, request.jsonrpc, "data"))
+        else:
+            self.send(encode_data(subscription_prefix(request.id, request.jsonrpc), data))
 
     async def _run_subscription(
-        self, sub: _Subscription, request: Request, source: InputSource
+        self, sub: _Subscription, request: Request, call: PreparedCall
     ) -> None:
-        procedure = self.engine.lookup(request.path)
-        assert procedure is not None
-        iterator: Any = None
+        runner = self._runner
+        assert runner is not None
         try:
             try:
-                iterator = await self.engine.call(
-                    procedure, request.path, self._ctx, self.info, source, request.batch_index
-                )
+                stream = await runner.call(call)
             except RPCError as err:
                 # Errors before iteration: only the error frame (§3.7).
-                self._subscriptions.pop(sub.id, None)
+                if self._subscriptions.get(sub.id) is sub:
+                    del self._subscriptions[sub.id]
                 self._send_call_error(request, err)
                 return
+            if self._subscriptions.get(sub.id) is not sub:
+                await close_stream(stream)  # stopped or closed during set-up
+                return
             self.send(encode_result(sub.id, sub.jsonrpc, "started"))
-            emit = self._emitter(sub)
             try:
-                if isinstance(iterator, PushSource):
-                    push, iterator = iterator, None
-                    await push.run(emit)
-                else:
-                    async for value in iterator:
-                        emit(value)
-            except Exception as exc:
-                self._send_call_error(request, self.engine.wrap(exc, request.path))
+                await runner.pump(call.path, stream, self._emitter(sub, call.path))
+            except RPCError as err:
+                self._send_call_error(request, err)
             self._finish(sub)
         except asyncio.CancelledError:
             # A stop (or the socket closing): `stopped` only if the socket is still open.
             self._finish(sub)
             raise
-        finally:
-            if iterator is not None:
-                aclose = getattr(iterator, "aclose", None)
-                if aclose is not None:
-                    with contextlib.suppress(Exception):
-                        await aclose()
 
-    def _emitter(self, sub: _Subscription) -> Callable[[Any], None]:
+    def _emitter(self, sub: _Subscription, path: str) -> Callable[[Any], None]:
         """Encode and send one value of ``sub`` (payloads already encoded are spliced in)."""
+        if self.engine.transformer is not None:
+            return self._transformed_emitter(sub, path)
         prefix = sub.prefix
         subscriptions = self._subscriptions
         send = self.send
 
         def emit(value: Any) -> None:
             if subscriptions.get(sub.id) is not sub:
-                return  # stopped: nothing more for this id (§3.7, c85)
+                raise StreamClosed  # stopped or closed: nothing more for this id (§3.7, c85)
             if isinstance(value, Tracked):
                 send(prefix + tracked_body(value))
             elif value is UNDEFINED:
                 send(encode_result(sub.id, sub.jsonrpc, "data"))
             else:
                 send(encode_data(prefix, dumps(value)))
+
+        return emit
+
+    def _transformed_emitter(self, sub: _Subscription, path: str) -> Callable[[Any], None]:
+        """As :meth:`_emitter`, through the transformer: a tracked event's ``data`` is the
+        transformed ``{id, data}``, as tRPC's WebSocket adapter sends it."""
+        transformer = self.engine.transformer
+        assert transformer is not None
+        dates = self.engine.output_dates(path)
+        tracked_dates = None if dates is None else {"data": dates}
+        prefix = sub.prefix
+        subscriptions = self._subscriptions
+        send = self.send
+        last = _last_transformed
+
+        def emit(value: Any) -> None:
+            if subscriptions.get(sub.id) is not sub:
+                raise StreamClosed
+            if isinstance(value, Tracked):
+                if last[0] is not value or last[1] != path:
+                    event = {"id": value.id, "data": value.data}
+                    body = dumps(transformer.serialize(event, tracked_dates))
+                    last[:] = [value, path, body + b',"id":' + dumps(value.id) + b"}}"]
+                send(prefix + last[2])
+            else:
+                send(encode_data(prefix, dumps(transformer.serialize(value, dates))))
 
         return emit
 
