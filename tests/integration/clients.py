@@ -45,6 +45,11 @@ KINDS: dict[str, str] = {
     "auth.register": "mutation",
     "auth.login": "mutation",
     "auth.me": "query",
+    "auth.refresh": "mutation",
+    "auth.useToken": "mutation",
+    "auth.logout": "mutation",
+    "auth.logoutAll": "mutation",
+    "auth.changePassword": "mutation",
     "users.get": "query",
     "rooms.create": "mutation",
     "rooms.openDirect": "mutation",
@@ -54,6 +59,7 @@ KINDS: dict[str, str] = {
     "rooms.leave": "mutation",
     "rooms.addMember": "mutation",
     "rooms.members": "query",
+    "rooms.removeMember": "mutation",
     "messages.send": "mutation",
     "messages.list": "query",
     "messages.edit": "mutation",
@@ -98,6 +104,7 @@ class User:
     username: str
     token: str
     raw: dict[str, Any]
+    refresh_token: str = ""
 
 
 class Api:
@@ -136,7 +143,9 @@ class Api:
         if display_name is not None:
             input["displayName"] = display_name
         result = await self.call("auth.register", input)
-        return User(result["user"]["id"], username, result["token"], result["user"])
+        return User(
+            result["user"]["id"], username, result["token"], result["user"], result["refreshToken"]
+        )
 
     async def room(self, owner: User, *members: User, private: bool = False) -> dict[str, Any]:
         """A new room of ``owner`` with ``members`` added."""

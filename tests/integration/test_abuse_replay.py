@@ -17,16 +17,13 @@ import httpx
 import orjson
 import pytest
 
+from support.latency import allowed, p99, sample_health
+
 from .clients import Api
 from .conftest import Server
 
 EVENTS = 10_000
 TEXT = "x" * 4000
-
-
-def _p99(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 async def _fill(api: Api, token: str, room_id: int) -> None:
@@ -60,6 +57,7 @@ async def test_50_replays_of_a_long_log_in_one_frame_leave_health_responsive(
         room = await api.room(alice)
         await _fill(api, alice.token, room["id"])
 
+        quiet = await sample_health(http, srv.http_url, 3)
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.ws_port)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
@@ -100,7 +98,8 @@ async def test_50_replays_of_a_long_log_in_one_frame_leave_health_responsive(
     srv.assert_alive()
     print(
         f"\nreplay attack: 50 x {EVENTS} events of {len(TEXT)} chars; /health "
-        f"p50 {statistics.median(health) * 1000:.1f} ms p99 {_p99(health) * 1000:.1f} ms "
+        f"p50 {statistics.median(health) * 1000:.1f} ms p99 {p99(health) * 1000:.1f} ms "
         f"max {max(health) * 1000:.1f} ms over {len(health)}"
     )
-    assert _p99(health) < 0.100
+    print(f"quiet machine: /health p99 {p99(quiet) * 1000:.1f} ms")
+    assert p99(health) < allowed(0.100, p99(quiet))

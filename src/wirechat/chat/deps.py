@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from wirechat.chat.auth import PasswordHasher, TokenService
+from wirechat.chat.guard import SessionGuard
 from wirechat.chat.hub import RoomHub
 from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import PresenceStore
@@ -29,6 +31,9 @@ class Deps:
     limiter: RateLimiter
     metrics: ChatMetrics
     users: UserCache
+    guard: SessionGuard
+    refresh_expires_in: timedelta
+    """Lifetime of a refresh token (``REFRESH_EXPIRES_IN``)."""
     limits: RateLimits
     proxies: TrustedProxies
     replay_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
