@@ -1,8 +1,9 @@
 """Clients that speak to a running wirechat process the way a tRPC front end does.
 
-- :class:`Api`: tRPC over HTTP (httpx): ``call(path, input, token)`` picks GET for
-  queries and POST for mutations from api.md's procedure table and returns ``data``,
-  or raises :class:`TRPCError` with the error shape.
+- :class:`Api`: tRPC over HTTP with :mod:`wirechat.client`: ``call(path, input, token)``
+  runs a query or a mutation (api.md's procedure table says which) and returns ``data``,
+  or raises :class:`TRPCError` (``wirechat.client.TRPCClientError``); ``raw`` sends
+  hand-made requests for wire-level checks.
 - :class:`WSClient`: a minimal RFC 6455 client (asyncio streams) speaking tRPC's
   WebSocket protocol: queries, mutations and subscriptions multiplexed by id, ``PING``
   answered with ``PONG``. Small on purpose, so tests can drop the TCP connection at
@@ -26,6 +27,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 import orjson
 
+from wirechat.client import UNSET, Client, TRPCClientError
+
 __all__ = [
     "KINDS",
     "PASSWORD",
@@ -34,6 +37,7 @@ __all__ = [
     "TRPCError",
     "User",
     "WSClient",
+    "issue_paths",
     "sse_events",
     "sse_url",
     "unique_name",
@@ -79,21 +83,13 @@ def unique_name(prefix: str = "u") -> str:
     return f"{prefix[:12]}_{next(_names)}_{secrets.token_hex(4)}"
 
 
-class TRPCError(Exception):
-    """A tRPC error answer: ``code`` is the name (``FORBIDDEN``), ``shape`` the whole object."""
+TRPCError = TRPCClientError
 
-    def __init__(self, shape: dict[str, Any], http_status: int | None = None) -> None:
-        self.shape = shape
-        data = shape.get("data") or {}
-        self.code: str = data.get("code", "?")
-        self.http_status = http_status if http_status is not None else data.get("httpStatus")
-        self.message: str = shape.get("message", "")
-        super().__init__(f"{self.code}: {self.message}")
 
-    @property
-    def issue_paths(self) -> list[list[str | int]]:
-        issues = (self.shape.get("data") or {}).get("issues") or []
-        return [list(issue.get("path", [])) for issue in issues]
+def issue_paths(error: TRPCClientError) -> list[list[str | int]]:
+    """The ``path`` of each validation issue in the error's ``data.issues``."""
+    issues = error.data.get("issues") or []
+    return [list(issue.get("path", [])) for issue in issues]
 
 
 @dataclass
@@ -130,12 +126,12 @@ class Api:
 
     async def call(self, path: str, input: Any = None, token: str | None = None) -> Any:
         """``data`` of a query or mutation; raises :class:`TRPCError` on an error answer."""
-        response = await self.raw(path, input, token)
-        body = orjson.loads(response.content)
-        if "error" in body:
-            raise TRPCError(body["error"], response.status_code)
-        assert response.status_code == 200, response.text
-        return body["result"].get("data")
+        headers = {"authorization": f"Bearer {token}"} if token else None
+        client = Client(self.trpc_url, headers=headers, http=self.http)
+        value = UNSET if input is None else input
+        if KINDS.get(path, "query") == "mutation":
+            return await client.mutate(path, value)
+        return await client.query(path, value)
 
     async def register(self, prefix: str = "u", display_name: str | None = None) -> User:
         username = unique_name(prefix)
@@ -195,14 +191,14 @@ class Subscription:
     async def started(self, within: float = 5.0) -> None:
         frame = await self.next(within)
         if "error" in frame:
-            raise TRPCError(frame["error"])
+            raise TRPCError.from_shape(frame["error"])
         assert frame["result"]["type"] == "started", frame
 
     async def data(self, within: float = 5.0) -> Any:
         """The ``data`` of the next data frame (the ``{id, data}`` envelope if tracked)."""
         frame = await self.next(within)
         if "error" in frame:
-            raise TRPCError(frame["error"])
+            raise TRPCError.from_shape(frame["error"])
         assert frame["result"]["type"] == "data", frame
         return frame["result"]["data"]
 
@@ -386,7 +382,7 @@ class WSClient:
         frame = await pending.next(within)
         del self.queues[pending.id]
         if "error" in frame:
-            raise TRPCError(frame["error"])
+            raise TRPCError.from_shape(frame["error"])
         return frame["result"].get("data")
 
     async def subscribe(

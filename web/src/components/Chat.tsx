@@ -2,6 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { TRPCClientError } from "@trpc/client";
 import { useEffect, useState } from "react";
 import { useTRPC, type User } from "../trpc";
+import { useSessionRefresh } from "../useSessionRefresh";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { RoomList } from "./RoomList";
 import { RoomView } from "./RoomView";
@@ -15,6 +16,7 @@ interface Props {
 export function Chat({ me, onSignOut }: Props) {
   const trpc = useTRPC();
   const [roomId, setRoomId] = useState<number | null>(null);
+  useSessionRefresh(onSignOut);
   // A stored token can be expired or from another server: ask who we are once.
   const whoami = useQuery(trpc.auth.me.queryOptions(undefined, { retry: false }));
 
