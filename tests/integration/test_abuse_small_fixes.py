@@ -54,7 +54,7 @@ async def test_client_message_id_answers_for_its_own_room_only(api: Api) -> None
     with pytest.raises(TRPCError) as info:
         await api.send(alice, second["id"], "elsewhere", clientMessageId="same-id")
     assert info.value.code == "BAD_REQUEST"
-    assert info.value.issue_paths == [["clientMessageId"]]
+    assert [issue["path"] for issue in info.value.data["issues"]] == [["clientMessageId"]]
     assert "first room" not in str(info.value.shape)
     page = await api.call("messages.list", {"roomId": second["id"]}, alice.token)
     assert page["items"] == []
