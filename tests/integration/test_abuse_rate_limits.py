@@ -228,7 +228,7 @@ async def test_login_flood_leaves_health_and_sends_responsive(
                 started = time.perf_counter()
                 await Api(srv.trpc_url, probe).send(alice, room["id"], f"during {len(sends)}")
                 sends.append(time.perf_counter() - started)
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.005)  # many samples: p99 is not the single worst one
     out, _ = await asyncio.wait_for(attacker.communicate(), 120)
     codes = orjson.loads(out)
     refused = codes.get("TOO_MANY_REQUESTS", 0)
