@@ -287,8 +287,10 @@ async def test_sse_stream_is_closed_without_return_after_its_token_and_the_grace
     async with http.stream("GET", url) as response:
         events = [e["event"] async for e in sse_events(response)]
     closed_at = time.time()
-    assert events[0] == "connected"
-    assert set(events[1:]) <= {"ping"}  # no `return`, no error: the client reconnects
+    # No `return`, no error: a last `connected` asks httpSubscriptionLink to reconnect
+    # at once (with fresh connectionParams), then the stream closes.
+    assert events[0] == "connected" and events[-1] == "connected"
+    assert set(events[1:-1]) <= {"ping"}
     assert exp + 1 - 0.2 <= closed_at <= exp + 1 + 2.0
 
 

@@ -185,11 +185,17 @@ async def test_sse_end_subscriptions_with_an_error_sends_serialized_error_and_cl
     assert app.closed == [connection]
 
 
-async def test_sse_end_subscriptions_without_an_error_closes_without_return(app: App) -> None:
+async def test_sse_end_without_an_error_asks_for_a_reconnect_and_closes_without_return(
+    app: App,
+) -> None:
     body, connection = await _open_feed(app)
     connection.end_subscriptions()
     connection.end_subscriptions(UNAUTHORIZED)  # the first ending wins
-    assert await asyncio.wait_for(body_bytes_of(body), 1) == b""
+    # A `connected` with a short reconnectAfterInactivityMs makes httpSubscriptionLink open
+    # a new EventSource (fresh connectionParams) before EventSource's own retry would.
+    assert await asyncio.wait_for(body_bytes_of(body), 1) == (
+        b'event: connected\ndata: {"reconnectAfterInactivityMs":1000}\n\n\n'
+    )
     assert app.feed_closed == 1
     assert app.closed == [connection]
 

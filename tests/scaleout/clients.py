@@ -42,8 +42,13 @@ __all__ = [
 PASSWORD = "correct horse battery"
 MUTATIONS = {
     "auth.register",
+    "auth.login",
+    "auth.refresh",
+    "auth.logout",
+    "auth.logoutAll",
     "rooms.create",
     "rooms.join",
+    "rooms.removeMember",
     "messages.send",
 }
 
@@ -92,6 +97,7 @@ class User:
     id: int
     username: str
     token: str
+    refresh_token: str = ""
 
 
 class Api:
@@ -113,7 +119,7 @@ class Api:
         result = await self.call(
             proc, "auth.register", {"username": username, "password": PASSWORD}
         )
-        return User(result["user"]["id"], username, result["token"])
+        return User(result["user"]["id"], username, result["token"], result["refreshToken"])
 
     async def users(self, procs: Sequence[Proc], n: int, prefix: str = "so") -> list[User]:
         """``n`` users, registered round-robin over ``procs``."""

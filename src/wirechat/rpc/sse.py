@@ -42,6 +42,7 @@ logger = logging.getLogger("wirechat.rpc")
 
 _PING = b"event: ping\ndata: \n\n\n"
 _RETURN = b"event: return\ndata: \n\n\n"
+_RECONNECT_SOON = b'event: connected\ndata: {"reconnectAfterInactivityMs":1000}\n\n\n'
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,14 @@ class SSEConnection(Connection):
         (error,) = self._ending
         if error is not None:
             self._outbox.put(_error_event(self._engine, error, self._path))
-        # Without an error: closed without `return`, so the client reconnects.
+        else:
+            # Closed without `return`, so the client reconnects. EventSource's own retry
+            # (after 3 s) would reuse the URL, and with it stale connectionParams; a
+            # `connected` asking for a reconnect after 1 s of silence makes
+            # httpSubscriptionLink open a new EventSource first, with its connectionParams
+            # evaluated again (§2.3). Not less: the setting holds until the new stream's
+            # own `connected` arrives, and a shorter one would cut the new stream's set-up.
+            self._outbox.put(_RECONNECT_SOON)
         self._outbox.close()
         # Cancelled once it has started, never before: a stream that never ran would
         # not release what its set-up attached (its clean-up is in its own `finally`).
