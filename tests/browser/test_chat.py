@@ -123,6 +123,11 @@ def test_direct_conversation_from_the_member_list_and_leaving_a_room(
     expect(bob.get_by_role("button", name=f"Join {room}", exact=True)).to_be_visible()
     shots(bob, "left")
 
+    # The token kept in localStorage signs Bob back in after a reload.
+    bob.reload()
+    expect(bob.get_by_test_id("me")).to_contain_text(f"@{bob_name}")
+    expect(bob.get_by_test_id("my-rooms")).to_contain_text(f"@{alice_name}")
+
 
 def test_scrolling_up_loads_older_history_page_by_page(
     server: Server, open_page: Callable[[str], OpenPage], shots: Shots

@@ -24,6 +24,7 @@ export function App() {
   // Logging out ends the server's session; when it has already ended (`reason`),
   // there is nothing left to end.
   function signOut(reason?: string) {
+    if (loadSession() === null) return; // already signed out (several calls can fail at once)
     saveSession(null);
     current.current?.close(reason === undefined);
     setClients(open(false));

@@ -1,6 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { TRPCClientError } from "@trpc/client";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { useTRPC, type User } from "../trpc";
 import { useSessionRefresh } from "../useSessionRefresh";
 import { ConnectionBadge } from "./ConnectionBadge";
@@ -17,15 +16,9 @@ export function Chat({ me, onSignOut }: Props) {
   const trpc = useTRPC();
   const [roomId, setRoomId] = useState<number | null>(null);
   useSessionRefresh(onSignOut);
-  // A stored token can be expired or from another server: ask who we are once.
-  const whoami = useQuery(trpc.auth.me.queryOptions(undefined, { retry: false }));
-
-  useEffect(() => {
-    const error = whoami.error;
-    if (error instanceof TRPCClientError && error.data?.code === "UNAUTHORIZED") {
-      onSignOut("Your session has ended. Please log in again.");
-    }
-  }, [whoami.error, onSignOut]);
+  // A stored token can be expired or from another server: ask who we are once. An
+  // UNAUTHORIZED answer signs out (the query cache's handler, see client.ts).
+  useQuery(trpc.auth.me.queryOptions());
 
   return (
     <div className="chat">
