@@ -1,7 +1,9 @@
 """Load generator for the wirechat benchmark (one workload per invocation).
 
-Speaks the tRPC v11 protocol directly (raw WebSocket frames over picows, raw HTTP/1.1 on asyncio
-protocols) under uvloop, so the same generator drives wirechat and the Node baseline. It prints
+Speaks tRPC v11 through ``wirechat.client`` (WebSocket on picows, with a frame hook that
+recognises deliveries by a byte search instead of decoding JSON) under uvloop, so the same
+generator drives wirechat and the Node baseline; the HTTP workload writes the exact
+httpBatchLink request on lean keep-alive connections (``rawhttp.py``). It prints
 one JSON object on its last stdout line: the workload's figures plus the CPU seconds used by the
 server process tree (`--pid`, read from /proc/<pid>/stat) and by the generator itself over the
 measured window.
@@ -31,6 +33,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import orjson
 import uvloop
 
@@ -39,13 +42,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import contextlib
 
 from procstat import CpuWindow, tree_rss_bytes
-from tclient import (
-    HttpConn,
-    HttpPool,
-    TrpcWs,
-    batch_get_path,
-    http_get_raw,
-)
+from rawhttp import HttpConn, http_get_raw
+
+from wirechat.client import UNSET, Client, Event, Subscription
+from wirechat.client.codec import batch_url
 
 HOST = "127.0.0.1"
 PASSWORD = "bench-password-1"
@@ -89,6 +89,20 @@ def parse_mark(data: bytes, i: int) -> tuple[int, int]:
     return int(data[i + 3 : j]), int(data[j + 1 : k])
 
 
+async def ws_connect(
+    url: str, token: str, sink: Callable[[bytes], bool] | None = None, timeout: float = 60
+) -> Client:
+    """One WebSocket client, connected, authenticated with connectionParams; ``sink``
+    sees every frame first and consumes the deliveries it recognises."""
+    client = Client(ws_url=url, connection_params={"token": token}, calls="ws", frame_hook=sink)
+    await asyncio.wait_for(client.ws.connect(), timeout)
+    return client
+
+
+def on_message(client: Client, room: int, last_event_id: str | None = None) -> Subscription:
+    return client.subscribe("messages.onMessage", {"roomId": room}, last_event_id=last_event_id)
+
+
 async def gather_limited(factories: list[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
     sem = asyncio.Semaphore(limit)
 
@@ -105,7 +119,10 @@ async def gather_limited(factories: list[Callable[[], Awaitable[Any]]], limit: i
 class Ctx:
     def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.http = HttpPool(HOST, args.http_port, size=8)
+        self.url = f"http://{HOST}:{args.http_port}/trpc"
+        self.http = httpx.AsyncClient(
+            timeout=60, limits=httpx.Limits(max_connections=8, max_keepalive_connections=8)
+        )
         self.ws_url = f"ws://{HOST}:{args.ws_port}/"
         self.pids = [args.pid] if args.pid else []
         self.state_file = args.state
@@ -113,6 +130,14 @@ class Ctx:
         if self.state_file and os.path.exists(self.state_file):
             with open(self.state_file, "rb") as f:
                 self.state = orjson.loads(f.read())
+
+    async def call(self, kind: str, path: str, inp: Any, token: str | None = None) -> Any:
+        """A setup call over HTTP (registration, rooms): not measured."""
+        headers = {"authorization": f"Bearer {token}"} if token else None
+        client = Client(self.url, headers=headers, http=self.http)
+        if kind == "mutation":
+            return await client.mutate(path, inp)
+        return await client.query(path, inp)
 
     @property
     def users(self) -> list[list[Any]]:
@@ -126,7 +151,7 @@ class Ctx:
         tag = self.state["tag"]
 
         async def reg(i: int) -> list[Any]:
-            r = await self.http.call(
+            r = await self.call(
                 "mutation", "auth.register", {"username": f"u{tag}_{i}", "password": PASSWORD}
             )
             return [r["user"]["id"], r["token"]]
@@ -139,15 +164,11 @@ class Ctx:
         log(f"registered {n - have} users in {time.monotonic() - t0:.1f}s")
 
     async def make_room(self, owner: int, members: list[int], name: str) -> int:
-        room = await self.http.call(
-            "mutation", "rooms.create", {"name": name}, self.users[owner][1]
-        )
+        room = await self.call("mutation", "rooms.create", {"name": name}, self.users[owner][1])
         rid = int(room["id"])
         await gather_limited(
             [
-                lambda u=u: self.http.call(
-                    "mutation", "rooms.join", {"roomId": rid}, self.users[u][1]
-                )
+                lambda u=u: self.call("mutation", "rooms.join", {"roomId": rid}, self.users[u][1])
                 for u in members
                 if u != owner
             ],
@@ -157,27 +178,25 @@ class Ctx:
 
     async def connect_many(
         self, tokens: list[str], sinks: list[Callable[[bytes], bool] | None], limit: int = 200
-    ) -> list[TrpcWs]:
+    ) -> list[Client]:
         return await gather_limited(
             [
-                lambda t=t, s=s: TrpcWs.connect(self.ws_url, t, s)
+                lambda t=t, s=s: ws_connect(self.ws_url, t, s)
                 for t, s in zip(tokens, sinks, strict=True)
             ],
             limit,
         )
 
-    def close(self) -> None:
-        self.http.close()
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
 
-async def close_all(conns: list[TrpcWs]) -> None:
-    for c in conns:
-        c.close()
-    await asyncio.gather(*(c.wait_closed(5) for c in conns))
+async def close_all(conns: list[Client]) -> None:
+    await asyncio.wait_for(asyncio.gather(*(c.aclose() for c in conns)), 30)
 
 
 async def send_sequence(
-    ws: TrpcWs, room_id: int, msgnos: range, window: int, timeout: float
+    ws: Client, room_id: int, msgnos: range, window: int, timeout: float
 ) -> None:
     """Send messages through `ws` with at most `window` mutations in flight."""
     sem = asyncio.Semaphore(window)
@@ -185,11 +204,9 @@ async def send_sequence(
 
     async def one(n: int) -> None:
         async with sem:
-            await ws.call(
-                "mutation",
-                "messages.send",
-                {"roomId": room_id, "text": text_for(n, FILLER)},
-                timeout=max(1.0, deadline - time.monotonic()),
+            await asyncio.wait_for(
+                ws.mutate("messages.send", {"roomId": room_id, "text": text_for(n, FILLER)}),
+                max(1.0, deadline - time.monotonic()),
             )
 
     await asyncio.gather(*(one(n) for n in msgnos))
@@ -229,12 +246,10 @@ async def wl_fanout(ctx: Ctx) -> dict[str, Any]:
     t0 = time.monotonic()
     subs = await ctx.connect_many([ctx.users[u][1] for u in range(1, n_subs + 1)], [sink] * n_subs)
     await asyncio.wait_for(
-        asyncio.gather(
-            *(c.subscribe("messages.onMessage", {"roomId": room}).started for c in subs)
-        ),
+        asyncio.gather(*(on_message(c, room).started() for c in subs)),
         120,
     )
-    sender = await TrpcWs.connect(ctx.ws_url, ctx.users[0][1])
+    sender = await ws_connect(ctx.ws_url, ctx.users[0][1])
     log(f"fanout: {n_subs} subscribers ready in {time.monotonic() - t0:.1f}s")
 
     acked = 0
@@ -254,8 +269,8 @@ async def wl_fanout(ctx: Ctx) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 return False
             while sent < last and sent - st["done"] < window and sent - acked < window:
-                f = sender.call_nowait(
-                    "mutation", "messages.send", {"roomId": room, "text": text_for(sent, FILLER)}
+                f = asyncio.ensure_future(
+                    sender.mutate("messages.send", {"roomId": room, "text": text_for(sent, FILLER)})
                 )
                 f.add_done_callback(on_ack)
                 sent += 1
@@ -322,7 +337,7 @@ async def wl_chat(ctx: Ctx) -> dict[str, Any]:
     started = []
     for g, rid in zip(groups, rooms, strict=False):
         for u in g:
-            started.append(conns[u].subscribe("messages.onMessage", {"roomId": rid}).started)
+            started.append(on_message(conns[u], rid).started())
     await asyncio.wait_for(asyncio.gather(*started), 120)
     log(f"chat: {n_users} users in {len(rooms)} rooms ready in {time.monotonic() - t0:.1f}s")
 
@@ -358,8 +373,10 @@ async def wl_chat(ctx: Ctx) -> dict[str, Any]:
         heapq.heapreplace(heap, (due + period, k))
         late_max = max(late_max, now - due)
         g = groups[k]
-        f = conns[rnd.choice(g)].call_nowait(
-            "mutation", "messages.send", {"roomId": rooms[k], "text": text_for(sends, FILLER)}
+        f = asyncio.ensure_future(
+            conns[rnd.choice(g)].mutate(
+                "messages.send", {"roomId": rooms[k], "text": text_for(sends, FILLER)}
+            )
         )
         pending.add(f)
         f.add_done_callback(on_ack)
@@ -400,17 +417,16 @@ async def wl_http(ctx: Ctx) -> dict[str, Any]:
     token = ctx.users[0][1]
     if a.proc == "messages.list":
         room = await ctx.make_room(0, [0], "http-list")
-        ws = await TrpcWs.connect(ctx.ws_url, token)
+        ws = await ws_connect(ctx.ws_url, token)
         await send_sequence(ws, room, range(a.seed_messages), 16, 120)
-        ws.close()
+        await ws.aclose()
         calls: list[tuple[str, Any]] = [
             ("messages.list", {"roomId": room, "limit": a.limit})
         ] * a.batch
     else:
-        calls = [("auth.me", None)] * a.batch
-    raw = http_get_raw(
-        HOST, a.http_port, batch_get_path(calls), {"authorization": f"Bearer {token}"}
-    )
+        calls = [("auth.me", UNSET)] * a.batch
+    path = batch_url("/trpc", [p for p, _ in calls], [i for _, i in calls])
+    raw = http_get_raw(HOST, a.http_port, path, {"authorization": f"Bearer {token}"})
 
     conns = [await HttpConn.open(HOST, a.http_port) for _ in range(a.conns)]
     status, body = await conns[0].request(raw)
@@ -476,8 +492,8 @@ async def wl_idle(ctx: Ctx) -> dict[str, Any]:
     await ctx.ensure_users(n_users)
     room = await ctx.make_room(0, list(range(n_users)), "idle")
     # one connection opened and closed first, so lazily created server state is in the baseline
-    w = await TrpcWs.connect(ctx.ws_url, ctx.users[0][1])
-    await w.subscribe("messages.onMessage", {"roomId": room}).started
+    w = await ws_connect(ctx.ws_url, ctx.users[0][1])
+    await on_message(w, room).started()
     await close_all([w])
     await asyncio.sleep(a.settle)
     rss0 = sum(tree_rss_bytes(p) for p in ctx.pids)
@@ -486,14 +502,12 @@ async def wl_idle(ctx: Ctx) -> dict[str, Any]:
         [ctx.users[i % n_users][1] for i in range(n)], [None] * n, limit=a.connect_concurrency
     )
     await asyncio.wait_for(
-        asyncio.gather(
-            *(c.subscribe("messages.onMessage", {"roomId": room}).started for c in conns)
-        ),
+        asyncio.gather(*(on_message(c, room).started() for c in conns)),
         300,
     )
     open_s = time.monotonic() - t0
     await asyncio.sleep(a.settle)
-    alive = sum(1 for c in conns if not c.disconnected)
+    alive = sum(1 for c in conns if c.ws.connected)
     rss1 = sum(tree_rss_bytes(p) for p in ctx.pids)
     await close_all(conns)
     return {
@@ -520,18 +534,25 @@ async def wl_resume(ctx: Ctx) -> dict[str, Any]:
     # concurrent sends may be committed in any order, so msgno order is not assumed
     order: list[tuple[int, str]] = []
 
-    def on_probe(res: dict[str, Any]) -> None:
-        text = res["data"]["data"]["message"]["text"]
-        order.append((int(text.split(":")[1]), res["id"]))
+    def on_probe(event: Event) -> None:
+        text = event.data["message"]["text"]
+        order.append((int(text.split(":")[1]), str(event.id)))
 
-    probe = await TrpcWs.connect(ctx.ws_url, ctx.users[0][1])
-    await probe.subscribe("messages.onMessage", {"roomId": room}, on_data=on_probe).started
+    async def read_probe(sub: Subscription) -> None:
+        async for event in sub:
+            on_probe(event)
+
+    probe = await ws_connect(ctx.ws_url, ctx.users[0][1])
+    probe_sub = on_message(probe, room)
+    await probe_sub.started()
+    reader = asyncio.ensure_future(read_probe(probe_sub))
     await send_sequence(probe, room, range(total), 16, 120)
     for _ in range(500):
         if len(order) >= total:
             break
         await asyncio.sleep(0.01)
-    probe.close()
+    reader.cancel()
+    await probe.aclose()
     if len(order) < total:
         raise RuntimeError(f"probe saw {len(order)} of {total} events")
     cut = total - behind  # each subscriber had seen the first `cut` events of the stream
@@ -565,9 +586,9 @@ async def wl_resume(ctx: Ctx) -> dict[str, Any]:
 
         return sink
 
-    async def reconnect(idx: int) -> TrpcWs:
-        c = await TrpcWs.connect(ctx.ws_url, ctx.users[idx + 1][1], make_sink(idx))
-        c.subscribe("messages.onMessage", {"roomId": room}, last_event_id=last_event_id)
+    async def reconnect(idx: int) -> Client:
+        c = await ws_connect(ctx.ws_url, ctx.users[idx + 1][1], make_sink(idx))
+        await on_message(c, room, last_event_id).started()
         return c
 
     cpu = CpuWindow(ctx.pids)
@@ -656,7 +677,7 @@ def main() -> None:
         try:
             return await WORKLOADS[args.workload](ctx)
         finally:
-            ctx.close()
+            await ctx.aclose()
 
     res = uvloop.run(run())
     sys.stdout.write(orjson.dumps(res).decode() + "\n")

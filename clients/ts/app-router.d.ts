@@ -14,9 +14,13 @@ export interface AddMemberInput {
   userId: number;
 }
 
-/** Output of `auth.register` and `auth.login`. */
+/**
+ * Output of `auth.register`, `auth.login`, `auth.refresh` and
+ * `auth.changePassword`: an access token and the refresh token of its session.
+ */
 export interface AuthResult {
   token: string;
+  refreshToken: string;
   user: User;
 }
 
@@ -25,6 +29,12 @@ export interface Author {
   id: number;
   username: string;
   displayName: string;
+}
+
+/** `auth.changePassword`. */
+export interface ChangePasswordInput {
+  currentPassword: string;
+  newPassword: string;
 }
 
 /** `rooms.create`; every id in `memberIds` must be an existing user. */
@@ -119,11 +129,22 @@ export interface PresenceEvent {
   online: User[];
 }
 
+/** `auth.refresh`. */
+export interface RefreshInput {
+  refreshToken: string;
+}
+
 /** `auth.register`; `displayName` defaults to the username (done by the service). */
 export interface RegisterInput {
   username: string;
   password: string;
   displayName?: string | null;
+}
+
+/** `rooms.removeMember`. */
+export interface RemoveMemberInput {
+  roomId: number;
+  userId: number;
 }
 
 /** api.md `Room`. */
@@ -165,12 +186,22 @@ export interface TypingEvent {
   isTyping: boolean;
 }
 
+/** `auth.useToken`. */
+export interface UseTokenInput {
+  token: string;
+}
+
 /** api.md `User`. */
 export interface User {
   id: number;
   username: string;
   displayName: string;
   createdAt: string;
+}
+
+/** Output of `auth.useToken`. */
+export interface UserResult {
+  user: User;
 }
 
 /** The errors this server sends: tRPC's default shape, and why an input was rejected. */
@@ -207,6 +238,36 @@ export type AppRouter = TRPCBuiltRouter<
       me: TRPCQueryProcedure<{
         input: void;
         output: User;
+        meta: object;
+      }>;
+      /**
+       * Rotate the refresh token; over a WebSocket, the connection switches to the new
+       * access token (only a token of the connection's own user).
+       */
+      refresh: TRPCMutationProcedure<{
+        input: RefreshInput;
+        output: AuthResult;
+        meta: object;
+      }>;
+      /** Check an access token; over a WebSocket, switch the connection to it (same user). */
+      useToken: TRPCMutationProcedure<{
+        input: UseTokenInput;
+        output: UserResult;
+        meta: object;
+      }>;
+      logout: TRPCMutationProcedure<{
+        input: void;
+        output: Ok;
+        meta: object;
+      }>;
+      logoutAll: TRPCMutationProcedure<{
+        input: void;
+        output: Ok;
+        meta: object;
+      }>;
+      changePassword: TRPCMutationProcedure<{
+        input: ChangePasswordInput;
+        output: AuthResult;
         meta: object;
       }>;
     };
@@ -256,6 +317,11 @@ export type AppRouter = TRPCBuiltRouter<
       members: TRPCQueryProcedure<{
         input: RoomIdInput;
         output: User[];
+        meta: object;
+      }>;
+      removeMember: TRPCMutationProcedure<{
+        input: RemoveMemberInput;
+        output: Room;
         meta: object;
       }>;
     };

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     """Prefix of this deployment's Redis keys and channels (default: from DATABASE_URL)."""
     jwt_secret: str | None = None
     jwt_expires_in: timedelta = timedelta(days=7)
+    refresh_expires_in: timedelta = timedelta(days=30)
+    token_grace_seconds: float = Field(60.0, ge=0)
+    """How long an open connection keeps working after its token expired unrefreshed."""
     cors_origins: str = "http://localhost:5173"
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_format: Literal["text", "json"] = "text"
@@ -83,12 +86,12 @@ class Settings(BaseSettings):
     argon2_memory_cost: int = Field(65536, ge=8)
     argon2_parallelism: int = Field(4, ge=1)
 
-    @field_validator("jwt_expires_in", mode="before")
+    @field_validator("jwt_expires_in", "refresh_expires_in", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         if isinstance(value, (str, int, float, timedelta)):
             return parse_duration(value)
-        raise ValueError("JWT_EXPIRES_IN must be a duration such as 7d or 3600")
+        raise ValueError("must be a duration such as 7d or 3600")
 
     @property
     def cors_origin_list(self) -> list[str]:

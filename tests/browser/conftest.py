@@ -141,10 +141,12 @@ class Server:
             params = {"input": json.dumps(payload)} if payload is not None else {}
             response = httpx.get(url, params=params, headers=headers, timeout=10)
         else:
-            response = httpx.post(url, json=payload, headers=headers, timeout=10)
-        body = response.json()
-        assert "result" in body, f"{path} failed: {body}"
-        return body["result"]["data"]
+            body = b"" if payload is None else json.dumps(payload).encode()
+            headers["content-type"] = "application/json"
+            response = httpx.post(url, content=body, headers=headers, timeout=10)
+        answer = response.json()
+        assert "result" in answer, f"{path} failed: {answer}"
+        return answer["result"]["data"]
 
     def send_many(self, token: str, room_id: int, texts: list[str]) -> None:
         """Store ``texts`` in order, 50 to an HTTP batch."""

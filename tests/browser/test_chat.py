@@ -97,6 +97,38 @@ def test_edit_and_delete_show_up_for_the_other_user(
     shots(bob, "deleted")
 
 
+def test_direct_conversation_from_the_member_list_and_leaving_a_room(
+    server: Server, open_page: Callable[[str], OpenPage], shots: Shots
+) -> None:
+    alice, bob, alice_name, bob_name, room = two_people_in_a_room(server, open_page, shots)
+
+    alice.get_by_role("button", name=f"Message {bob_name}").click()
+    expect(alice.get_by_test_id("room-title")).to_have_text(f"@{bob_name}")
+    send(alice, "just between us")
+    expect(message(alice, "just between us")).to_have_count(1)
+    shots(alice, "direct-room")
+
+    # Bob finds the conversation in his rooms (the list polls; Refresh asks at once).
+    bob.get_by_role("button", name="Refresh").click()
+    bob.get_by_test_id("my-rooms").get_by_role("button", name=f"@{alice_name}").click()
+    expect(message(bob, "just between us")).to_have_count(1)
+    expect(bob.get_by_role("button", name="Leave room")).to_have_count(0)  # direct: no leaving
+    shots(bob, "direct-room-for-bob")
+
+    bob.get_by_test_id("my-rooms").get_by_role("button", name=room, exact=True).click()
+    bob.get_by_role("button", name="Leave room").click()
+    expect(
+        bob.get_by_test_id("my-rooms").get_by_role("button", name=room, exact=True)
+    ).to_have_count(0)
+    expect(bob.get_by_role("button", name=f"Join {room}", exact=True)).to_be_visible()
+    shots(bob, "left")
+
+    # The token kept in localStorage signs Bob back in after a reload.
+    bob.reload()
+    expect(bob.get_by_test_id("me")).to_contain_text(f"@{bob_name}")
+    expect(bob.get_by_test_id("my-rooms")).to_contain_text(f"@{alice_name}")
+
+
 def test_scrolling_up_loads_older_history_page_by_page(
     server: Server, open_page: Callable[[str], OpenPage], shots: Shots
 ) -> None:

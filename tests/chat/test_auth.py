@@ -15,7 +15,9 @@ import pytest
 from wirechat.chat.auth import (
     PasswordHasher,
     TokenService,
+    hash_refresh_token,
     load_or_create_secret,
+    new_refresh_token,
     token_from_request,
 )
 
@@ -62,52 +64,56 @@ class TestTokenService:
 
     def test_issued_token_carries_the_api_claims(self) -> None:
         now = datetime(2026, 1, 31, 12, tzinfo=UTC)
-        token = self.service.issue(42, now=now)
+        token = self.service.issue(42, 7, now=now)
         claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
         assert claims == {
             "userId": 42,
             "sub": "42",
+            "sid": 7,
             "iat": int(now.timestamp()),
             "exp": int((now + timedelta(days=7)).timestamp()),
         }
         assert jwt.get_unverified_header(token)["alg"] == "HS256"
 
     def test_verify_returns_the_claims_of_a_valid_token(self) -> None:
-        claims = self.service.verify(self.service.issue(42))
+        claims = self.service.verify(self.service.issue(42, 7))
         assert claims is not None
         assert claims.user_id == 42
+        assert claims.session_id == 7
         assert claims.expires_at - claims.issued_at == timedelta(days=7)
 
     def test_expired_token_is_invalid(self) -> None:
         issued = datetime.now(UTC) - timedelta(days=8)
-        assert self.service.verify(self.service.issue(42, now=issued)) is None
+        assert self.service.verify(self.service.issue(42, 7, now=issued)) is None
 
     def test_token_signed_with_another_secret_is_invalid(self) -> None:
         other = TokenService("t" * 64, timedelta(days=7))
-        assert self.service.verify(other.issue(42)) is None
+        assert self.service.verify(other.issue(42, 7)) is None
 
     def test_alg_none_token_is_rejected(self) -> None:
         now = int(datetime.now(UTC).timestamp())
-        claims = {"userId": 42, "sub": "42", "iat": now, "exp": now + 3600}
+        claims = {"userId": 42, "sub": "42", "sid": 7, "iat": now, "exp": now + 3600}
         token = _unsigned(claims, {"alg": "none", "typ": "JWT"})
         assert self.service.verify(token) is None
 
     def test_hs512_token_with_the_right_secret_is_rejected(self) -> None:
         now = int(datetime.now(UTC).timestamp())
-        claims = {"userId": 42, "sub": "42", "iat": now, "exp": now + 3600}
+        claims = {"userId": 42, "sub": "42", "sid": 7, "iat": now, "exp": now + 3600}
         token = jwt.encode(claims, SECRET, algorithm="HS512")
         assert self.service.verify(token) is None
 
     @pytest.mark.parametrize(
         "claims",
         [
-            {"userId": 42, "sub": "42", "iat": 0},  # no exp
-            {"userId": 42, "sub": "42", "exp": 2**40},  # no iat
-            {"userId": 42, "iat": 0, "exp": 2**40},  # no sub
-            {"sub": "42", "iat": 0, "exp": 2**40},  # no userId
-            {"userId": "42", "sub": "42", "iat": 0, "exp": 2**40},
-            {"userId": True, "sub": "True", "iat": 0, "exp": 2**40},
-            {"userId": 42, "sub": "43", "iat": 0, "exp": 2**40},
+            {"userId": 42, "sub": "42", "sid": 7, "iat": 0},  # no exp
+            {"userId": 42, "sub": "42", "sid": 7, "exp": 2**40},  # no iat
+            {"userId": 42, "sid": 7, "iat": 0, "exp": 2**40},  # no sub
+            {"sub": "42", "sid": 7, "iat": 0, "exp": 2**40},  # no userId
+            {"userId": 42, "sub": "42", "iat": 0, "exp": 2**40},  # no sid: never revocable
+            {"userId": 42, "sub": "42", "sid": "7", "iat": 0, "exp": 2**40},
+            {"userId": "42", "sub": "42", "sid": 7, "iat": 0, "exp": 2**40},
+            {"userId": True, "sub": "True", "sid": 7, "iat": 0, "exp": 2**40},
+            {"userId": 42, "sub": "43", "sid": 7, "iat": 0, "exp": 2**40},
         ],
     )
     def test_token_missing_or_mismatching_claims_is_invalid(
@@ -125,6 +131,20 @@ class TestTokenService:
     def test_empty_secret_is_refused(self) -> None:
         with pytest.raises(ValueError):
             TokenService("", timedelta(days=1))
+
+
+class TestRefreshToken:
+    def test_refresh_tokens_are_256_random_bits_of_url_safe_text(self) -> None:
+        tokens = {new_refresh_token() for _ in range(100)}
+        assert len(tokens) == 100
+        assert all(len(t) == 43 and t.replace("-", "").replace("_", "").isalnum() for t in tokens)
+
+    def test_the_stored_form_is_the_sha256_and_not_the_token(self) -> None:
+        token = new_refresh_token()
+        digest = hash_refresh_token(token)
+        assert digest == hash_refresh_token(token)
+        assert len(digest) == 64 and token not in digest
+        assert digest != hash_refresh_token(new_refresh_token())
 
 
 class TestTokenFromRequest:

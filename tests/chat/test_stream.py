@@ -19,9 +19,11 @@ from chat.factories import MakeRoom, MakeUser
 from wirechat.broker import MemoryBroker
 from wirechat.chat.auth import PasswordHasher, TokenService
 from wirechat.chat.deps import Deps
+from wirechat.chat.guard import SessionGuard
 from wirechat.chat.hub import Lagged, RoomHub
 from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import MemoryPresence
+from wirechat.chat.services import sessions as signins
 from wirechat.chat.services.ratelimit import MemoryRateLimiter
 from wirechat.chat.services.users import UserCache
 from wirechat.chat.store import EVENT_PAGE, ChatStore
@@ -36,6 +38,12 @@ TIMEOUT = 15
 async def deps(store: ChatStore, sessions: SessionFactory) -> AsyncIterator[Deps]:
     broker = MemoryBroker()
     hub = RoomHub(broker, store)
+    guard = SessionGuard(
+        broker,
+        lambda sid: signins.is_live(sessions, sid),
+        lambda sids: signins.ended_among(sessions, sids),
+        grace=60,
+    )
     yield Deps(
         sessions=sessions,
         store=store,
@@ -46,7 +54,10 @@ async def deps(store: ChatStore, sessions: SessionFactory) -> AsyncIterator[Deps
         limiter=MemoryRateLimiter(),
         metrics=ChatMetrics(),
         users=UserCache(sessions),
+        guard=guard,
+        refresh_expires_in=timedelta(days=30),
     )
+    await guard.aclose()
     await hub.aclose()
     await broker.aclose()
 

@@ -246,3 +246,23 @@ async def test_calls_in_flight_on_a_lost_socket_fail(
         # The next call opens a new socket.
         assert (await client.query("auth.me"))["id"] == user.id
         assert client.ws.connections == 2
+
+
+async def test_websocket_can_be_opened_up_front_and_frames_hooked(
+    server: Server, user: User
+) -> None:
+    seen: list[bytes] = []
+
+    def hook(frame: bytes) -> bool:
+        seen.append(frame)
+        return b'"consume-me"' in frame
+
+    async with Client(
+        ws_url=server.ws_url, connection_params={"token": user.token}, frame_hook=hook
+    ) as client:
+        assert not client.ws.connected
+        await asyncio.wait_for(client.ws.connect(), 30)
+        assert client.ws.connected and client.ws.connections == 1
+        me = await client.query("auth.me")
+    assert me["id"] == user.id
+    assert any(user.username.encode() in frame for frame in seen)

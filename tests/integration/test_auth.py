@@ -64,10 +64,10 @@ async def test_invalid_token_is_anonymous_and_keeps_the_connection_open(
     assert http_info.value.code == "UNAUTHORIZED" and http_info.value.http_status == 401
 
 
-async def test_websocket_opened_with_a_valid_token_is_unauthorized_once_it_expires(
+async def test_websocket_token_works_through_the_grace_then_its_subscriptions_end_unauthorized(
     start_server: Callable[..., Server], http: httpx.AsyncClient
 ) -> None:
-    srv = start_server(JWT_EXPIRES_IN="3s")
+    srv = start_server(JWT_EXPIRES_IN="3s", TOKEN_GRACE_SECONDS="2")
     api = Api(srv.trpc_url, http)
     alice = await api.register("exp")
     room = await api.room(alice)
@@ -79,8 +79,18 @@ async def test_websocket_opened_with_a_valid_token_is_unauthorized_once_it_expir
         await live.started()
         assert time.time() < exp, "setup took longer than the token's lifetime"
 
-        await asyncio.sleep(max(0.0, exp - time.time()) + 0.5)
+        # Expired, but within the grace: calls keep working, the stream stays open.
+        await asyncio.sleep(max(0.0, exp - time.time()) + 0.3)
+        assert (await client.call("auth.me"))["id"] == alice.id
+        with pytest.raises(TRPCError) as http_info:
+            await api.call("auth.me", None, alice.token)  # HTTP has no grace
+        assert http_info.value.code == "UNAUTHORIZED"
 
+        # After the grace: the subscription ends with UNAUTHORIZED, then `stopped`.
+        frame = await live.next(within=exp + 2 - time.time() + 2)
+        assert frame["error"]["data"]["code"] == "UNAUTHORIZED", frame
+        assert time.time() >= exp + 2 - 0.1
+        assert (await live.next())["result"]["type"] == "stopped"
         for path, input in (
             ("auth.me", None),
             ("rooms.list", None),
@@ -94,8 +104,5 @@ async def test_websocket_opened_with_a_valid_token_is_unauthorized_once_it_expir
         assert frame["error"]["data"]["code"] == "UNAUTHORIZED"
         await refused.silence(0.2)
         assert not client.closed.is_set()  # an expired token never closes the socket
-        with pytest.raises(TRPCError) as http_info:
-            await api.call("auth.me", None, alice.token)
-        assert http_info.value.code == "UNAUTHORIZED"
     finally:
         await client.close()

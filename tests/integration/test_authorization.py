@@ -2,9 +2,10 @@
 
 Callers: ``anonymous`` (no token), ``outsider`` (signed in, not in the room), ``member``
 (in the room, neither its owner nor the message's author), ``author`` (member who wrote
-the message), ``owner`` (created the room), ``missing`` (signed in, the room / message /
-user does not exist). Queries and mutations go over HTTP, subscriptions over
-WebSocket, where a refusal is the error frame alone: no ``started``.
+the message), ``owner`` (created the room), ``removed`` (was a member until the owner
+removed them), ``missing`` (signed in, the room / message / user / token does not
+exist). Queries and mutations go over HTTP, subscriptions over WebSocket, where a
+refusal is the error frame alone: no ``started``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ class World:
     author: User
     member: User
     outsider: User
+    removed: User  # removed from room and private by the owner
     room: dict[str, Any]  # public, owner + author + member
     private: dict[str, Any]  # private, owner + author + member
+    direct: dict[str, Any]  # owner's direct room with member
     message: dict[str, Any]  # by author, in room
 
     def caller(self, role: str) -> User | None:
@@ -37,14 +40,18 @@ class World:
 
 
 async def make_world(api: Api) -> World:
-    owner, author, member, outsider = await asyncio.gather(
-        *(api.register(name) for name in ("owner", "author", "member", "outsider"))
+    owner, author, member, outsider, removed = await asyncio.gather(
+        *(api.register(name) for name in ("owner", "author", "member", "outsider", "removed"))
     )
-    room, private = await asyncio.gather(
-        api.room(owner, author, member), api.room(owner, author, member, private=True)
+    room, private, direct = await asyncio.gather(
+        api.room(owner, author, member, removed),
+        api.room(owner, author, member, removed, private=True),
+        api.call("rooms.openDirect", {"userId": member.id}, owner.token),
     )
     message = await api.send(author, room["id"], "hello")
-    return World(owner, author, member, outsider, room, private, message)
+    for r in (room, private):
+        await api.call("rooms.removeMember", {"roomId": r["id"], "userId": removed.id}, owner.token)
+    return World(owner, author, member, outsider, removed, room, private, direct, message)
 
 
 Input = Callable[[World, bool], Any]
@@ -67,9 +74,16 @@ class Row:
     expect: dict[str, str]
 
 
-A, F, N = "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND"
+A, F, N, B = "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "BAD_REQUEST"
 
-MEMBER_ONLY = {"anonymous": A, "outsider": F, "member": OK, "owner": OK, "missing": N}
+MEMBER_ONLY = {
+    "anonymous": A,
+    "outsider": F,
+    "removed": F,
+    "member": OK,
+    "owner": OK,
+    "missing": N,
+}
 
 MATRIX: list[Row] = [
     Row(
@@ -85,6 +99,32 @@ MATRIX: list[Row] = [
         {"anonymous": OK, "outsider": OK},
     ),
     Row("auth.me", "auth.me", lambda w, m: None, {"anonymous": A, "outsider": OK}),
+    Row(
+        "auth.refresh",
+        "auth.refresh",
+        lambda w, m: {"refreshToken": "no-such-token" if m else w.owner.refresh_token},
+        {"anonymous": OK, "outsider": OK, "missing": A},
+    ),
+    Row(
+        "auth.useToken",
+        "auth.useToken",
+        lambda w, m: {"token": "not.a.token" if m else w.owner.token},
+        {"anonymous": OK, "owner": OK, "missing": A},
+    ),
+    Row("auth.logout", "auth.logout", lambda w, m: None, {"anonymous": A, "outsider": OK}),
+    Row("auth.logoutAll", "auth.logoutAll", lambda w, m: None, {"anonymous": A, "outsider": OK}),
+    Row(
+        "auth.changePassword",
+        "auth.changePassword",
+        lambda w, m: {"currentPassword": PASSWORD, "newPassword": "another password"},
+        {"anonymous": A, "outsider": OK},
+    ),
+    Row(
+        "auth.changePassword wrong current password",
+        "auth.changePassword",
+        lambda w, m: {"currentPassword": "not the password", "newPassword": "another password"},
+        {"outsider": F},
+    ),
     Row(
         "users.get",
         "users.get",
@@ -117,10 +157,16 @@ MATRIX: list[Row] = [
         {"anonymous": A, "outsider": OK, "member": OK, "owner": OK, "missing": N},
     ),
     Row(
+        "rooms.join public again after removal",
+        "rooms.join",
+        room_id,
+        {"removed": OK},
+    ),
+    Row(
         "rooms.join private",
         "rooms.join",
         lambda w, m: {"roomId": w.private["id"]},
-        {"anonymous": A, "outsider": F, "member": OK},
+        {"anonymous": A, "outsider": F, "removed": F, "member": OK},
     ),
     Row("rooms.leave", "rooms.leave", room_id, MEMBER_ONLY),
     Row(
@@ -128,6 +174,36 @@ MATRIX: list[Row] = [
         "rooms.addMember",
         lambda w, m: {"roomId": NOWHERE if m else w.room["id"], "userId": w.outsider.id},
         {"anonymous": A, "outsider": F, "member": F, "owner": OK, "missing": N},
+    ),
+    Row(
+        "rooms.removeMember",
+        "rooms.removeMember",
+        lambda w, m: {"roomId": NOWHERE if m else w.room["id"], "userId": w.author.id},
+        {"anonymous": A, "outsider": F, "removed": F, "member": F, "owner": OK, "missing": N},
+    ),
+    Row(
+        "rooms.removeMember the owner",
+        "rooms.removeMember",
+        lambda w, m: {"roomId": w.room["id"], "userId": w.owner.id},
+        {"owner": B, "member": F},
+    ),
+    Row(
+        "rooms.removeMember a non-member",
+        "rooms.removeMember",
+        lambda w, m: {"roomId": w.room["id"], "userId": w.outsider.id},
+        {"owner": B},
+    ),
+    Row(
+        "rooms.removeMember someone already removed",
+        "rooms.removeMember",
+        lambda w, m: {"roomId": w.room["id"], "userId": w.removed.id},
+        {"owner": B},
+    ),
+    Row(
+        "rooms.removeMember from a direct room",
+        "rooms.removeMember",
+        lambda w, m: {"roomId": w.direct["id"], "userId": w.member.id},
+        {"owner": B, "outsider": F},
     ),
     Row("rooms.members", "rooms.members", room_id, MEMBER_ONLY),
     Row(
@@ -147,7 +223,15 @@ MATRIX: list[Row] = [
         "messages.edit",
         "messages.edit",
         lambda w, m: {**message_id(w, m), "text": "edited"},
-        {"anonymous": A, "outsider": F, "member": F, "owner": F, "author": OK, "missing": N},
+        {
+            "anonymous": A,
+            "outsider": F,
+            "removed": F,
+            "member": F,
+            "owner": F,
+            "author": OK,
+            "missing": N,
+        },
     ),
     Row(
         "messages.delete",
@@ -165,7 +249,7 @@ MATRIX: list[Row] = [
         "messages.onMessage private",
         "messages.onMessage",
         lambda w, m: {"roomId": w.private["id"]},
-        {"outsider": F, "member": OK},
+        {"outsider": F, "removed": F, "member": OK},
     ),
     Row(
         "typing.set",

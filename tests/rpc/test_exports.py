@@ -12,6 +12,7 @@ import wirechat.rpc
 EXPECTED = sorted(
     [
         "Call",
+        "Connection",
         "CreateContext",
         "Emit",
         "Engine",

@@ -1,10 +1,10 @@
-"""Clients for the scale-out tests: tRPC over HTTP (httpx) and over WebSocket (picows).
+"""Clients for the scale-out tests, on :mod:`wirechat.client`.
 
 - :class:`Api`: queries and mutations against any process (``call(proc, path, ...)``).
 - :class:`Subscriber`: one WebSocket with ``messages.onMessage`` on a room, as a
-  front end holds it: it records every tracked id it receives (duplicates included),
-  and when the socket drops it reconnects (same process first, then the next one)
-  and resubscribes with ``params.lastEventId`` = the last id it saw.
+  front end holds it: it records every tracked id it receives (duplicates included);
+  when the socket drops the client reconnects (same process first, then the next one
+  while connecting fails) and resubscribes with ``params.lastEventId`` = the last id.
 - :class:`PresenceWatcher`: ``presence.onPresence`` on one process; keeps the
   snapshots with the time each arrived.
 - :func:`audit`: lost / duplicated / out-of-order tracked ids of one subscriber.
@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+from wirechat.client import Client, Event, TRPCClientError
 
 __all__ = [
     "Api",
@@ -42,8 +42,13 @@ __all__ = [
 PASSWORD = "correct horse battery"
 MUTATIONS = {
     "auth.register",
+    "auth.login",
+    "auth.refresh",
+    "auth.logout",
+    "auth.logoutAll",
     "rooms.create",
     "rooms.join",
+    "rooms.removeMember",
     "messages.send",
 }
 
@@ -83,12 +88,8 @@ class Proc:
         return self.log_path.read_text(errors="replace")[-6000:]
 
 
-class TRPCError(Exception):
-    def __init__(self, shape: dict[str, Any], status: int) -> None:
-        self.shape = shape
-        self.status = status
-        self.code: str = (shape.get("data") or {}).get("code", "?")
-        super().__init__(f"{status} {self.code}: {shape.get('message')}")
+TRPCError = TRPCClientError
+"""Errors of :class:`Api` calls: ``code`` (``"TOO_MANY_REQUESTS"``), ``http_status``."""
 
 
 @dataclass
@@ -96,6 +97,7 @@ class User:
     id: int
     username: str
     token: str
+    refresh_token: str = ""
 
 
 class Api:
@@ -105,25 +107,19 @@ class Api:
         self.http = http
 
     async def call(self, proc: Proc, path: str, input: Any = None, token: str | None = None) -> Any:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        url = f"{proc.http_url}/trpc/{path}"
+        """``data`` of a call; :class:`TRPCError` (``code`` None for network failures)."""
+        headers = {"authorization": f"Bearer {token}"} if token else None
+        client = Client(f"{proc.http_url}/trpc", headers=headers, http=self.http)
         if path in MUTATIONS:
-            headers["content-type"] = "application/json"
-            response = await self.http.post(url, content=orjson.dumps(input), headers=headers)
-        else:
-            params = {} if input is None else {"input": orjson.dumps(input).decode()}
-            response = await self.http.get(url, params=params, headers=headers)
-        body = orjson.loads(response.content)
-        if "error" in body:
-            raise TRPCError(body["error"], response.status_code)
-        return body["result"].get("data")
+            return await client.mutate(path, input)
+        return await client.query(path, input)
 
     async def register(self, proc: Proc, prefix: str = "so") -> User:
         username = f"{prefix}_{next(_names)}_{secrets.token_hex(4)}"
         result = await self.call(
             proc, "auth.register", {"username": username, "password": PASSWORD}
         )
-        return User(result["user"]["id"], username, result["token"])
+        return User(result["user"]["id"], username, result["token"], result["refreshToken"])
 
     async def users(self, procs: Sequence[Proc], n: int, prefix: str = "so") -> list[User]:
         """``n`` users, registered round-robin over ``procs``."""
@@ -177,7 +173,9 @@ async def send_all(
                 try:
                     message = await api.call(proc, "messages.send", input, user.token)
                     break
-                except httpx.TransportError as exc:
+                except TRPCError as exc:
+                    if exc.code is not None:  # an answer from the server: no retry
+                        raise
                     if attempt == 5:
                         raise AssertionError(f"send {label}-{i} failed on {proc.name}") from exc
                     retries.append(proc.name)
@@ -191,25 +189,6 @@ async def send_all(
 # ---- WebSocket ----------------------------------------------------------------------------
 
 
-class _Listener(WSListener):  # type: ignore[misc]
-    def __init__(self, owner: _Socket) -> None:
-        self.owner = owner
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type == WSMsgType.TEXT:
-            payload = frame.get_payload_as_bytes()
-            if payload == b"PING":
-                transport.send(WSMsgType.TEXT, b"PONG")
-                return
-            if payload == b"PONG":
-                return
-            message = orjson.loads(payload)
-            for item in message if isinstance(message, list) else [message]:
-                self.owner.on_message(item)
-        elif frame.msg_type == WSMsgType.CLOSE:
-            transport.disconnect()
-
-
 class _Socket:
     """A subscription on one WebSocket that comes back after every disconnect."""
 
@@ -218,84 +197,66 @@ class _Socket:
     def __init__(self, procs: Sequence[Proc], start: int, token: str, room_id: int) -> None:
         self.procs = list(procs)
         self.current = start % len(self.procs)
-        self.token = token
-        self.room_id = room_id
-        self.started = asyncio.Event()
-        self.connections = 0
-        self.disconnects = 0
-        self.connect_failures = 0
         self.errors: list[Any] = []
-        self.stops = 0
+        self.connect_failures = 0
         self.history: list[str] = []
         """The process of each connection, in order."""
-        self._transport: WSTransport | None = None
-        self._closing = False
+        self.client = Client(
+            ws_url=self._url,
+            connection_params={"token": token},
+            retry_delay=lambda attempt: 0.05 if attempt == 0 else 0.1,
+        )
+        self.subscription = self.client.subscribe(self.path, {"roomId": room_id})
         self._task: asyncio.Task[None] | None = None
-        self._ids = itertools.count(1)
+        self._before_last = 0
+
+    def _url(self) -> str:
+        """Called for every connection attempt: the same process again unless the last
+        attempt failed, then the next one (a client behind a load balancer)."""
+        connections = self.client.ws.connections
+        if self.history and connections == self._before_last:
+            self.connect_failures += 1
+            self.history.pop()
+            self.current = (self.current + 1) % len(self.procs)
+        self._before_last = connections
+        proc = self.procs[self.current]
+        self.history.append(proc.name)
+        return proc.ws_url
+
+    @property
+    def connections(self) -> int:
+        return self.client.ws.connections
+
+    @property
+    def disconnects(self) -> int:
+        return max(0, self.subscription.starts - 1)
 
     def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
+        self._task = asyncio.ensure_future(self._read())
 
-    def params(self) -> dict[str, Any]:
-        return {"path": self.path, "input": {"roomId": self.room_id}}
+    async def started(self) -> None:
+        await self.subscription.started()
 
-    async def _run(self) -> None:
-        while not self._closing:
-            proc = self.procs[self.current]
-            url = f"{proc.ws_url}/?token={self.token}"
-            try:
-                transport, _ = await ws_connect(lambda: _Listener(self), url)
-            except Exception:
-                self.connect_failures += 1
-                self.current = (self.current + 1) % len(self.procs)
-                await asyncio.sleep(0.1)
-                continue
-            self._transport = transport
-            self.connections += 1
-            self.history.append(proc.name)
-            message = {"id": next(self._ids), "method": "subscription", "params": self.params()}
-            transport.send(WSMsgType.TEXT, orjson.dumps(message))
-            await transport.wait_disconnected()
-            self._transport = None
-            if self._closing:
-                return
-            self.disconnects += 1
-            await asyncio.sleep(0.05)
+    async def _read(self) -> None:
+        try:
+            async for event in self.subscription:
+                self.on_data(event)
+        except TRPCError as exc:
+            self.errors.append(exc.shape)
 
-    def on_message(self, message: dict[str, Any]) -> None:
-        if message.get("method") == "reconnect":
-            if self._transport is not None:
-                self._transport.disconnect()
-            return
-        if "error" in message:
-            self.errors.append(message["error"])
-            return
-        result = message.get("result") or {}
-        kind = result.get("type")
-        if kind == "started":
-            self.started.set()
-        elif kind == "stopped":
-            self.stops += 1
-        elif kind == "data":
-            self.on_data(result)
-
-    def on_data(self, result: dict[str, Any]) -> None:
+    def on_data(self, event: Event) -> None:
         raise NotImplementedError
 
     def drop(self) -> None:
         """Close the TCP connection abruptly (the client then reconnects)."""
-        if self._transport is not None:
-            self._transport.disconnect(graceful=False)
+        self.client.ws.abort()
 
     async def close(self) -> None:
-        self._closing = True
-        if self._transport is not None:
-            self._transport.disconnect()
+        await self.client.aclose()
         if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, 5)
-            except Exception:
-                self._task.cancel()
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 class Subscriber(_Socket):
@@ -308,20 +269,12 @@ class Subscriber(_Socket):
         self.ids: list[int] = []
         self.message_ids: list[int] = []
         self.texts: list[str] = []
-        self.last_event_id: str | None = None
         self._progress = asyncio.Event()
 
-    def params(self) -> dict[str, Any]:
-        params = super().params()
-        if self.last_event_id is not None:
-            params["lastEventId"] = self.last_event_id
-        return params
-
-    def on_data(self, result: dict[str, Any]) -> None:
-        self.last_event_id = result["id"]
-        self.ids.append(int(result["id"]))
-        # A tracked frame: result.data is {"id", "data": MessageEvent} (tracked, as over SSE).
-        message = result["data"]["data"]["message"]
+    def on_data(self, event: Event) -> None:
+        assert event.id is not None, event
+        self.ids.append(int(event.id))
+        message = event.data["message"]
         self.message_ids.append(int(message["id"]))
         self.texts.append(message["text"])
         self._progress.set()
@@ -349,8 +302,8 @@ class PresenceWatcher(_Socket):
         self.snapshots: list[tuple[float, frozenset[int]]] = []
         self._changed = asyncio.Event()
 
-    def on_data(self, result: dict[str, Any]) -> None:
-        online = frozenset(int(u["id"]) for u in result["data"]["online"])
+    def on_data(self, event: Event) -> None:
+        online = frozenset(int(u["id"]) for u in event.data["online"])
         self.snapshots.append((time.monotonic(), online))
         self._changed.set()
 
@@ -374,7 +327,7 @@ class PresenceWatcher(_Socket):
 async def subscribe_all(subscribers: Sequence[_Socket], within: float = 20.0) -> None:
     for s in subscribers:
         s.start()
-    await asyncio.wait_for(asyncio.gather(*(s.started.wait() for s in subscribers)), within)
+    await asyncio.wait_for(asyncio.gather(*(s.started() for s in subscribers)), within)
 
 
 # ---- audit --------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ async def test_thirty_sends_over_two_processes_make_the_31st_too_many_requests(
     for proc in procs:  # the 31st, and a 32nd on the other process
         with pytest.raises(TRPCError) as info:
             await send(proc, sender.token, LIMIT)
-        refused.append((proc.name, info.value.status, info.value.code))
+        refused.append((proc.name, info.value.http_status, info.value.code))
     await send(procs[1], other.token, 0)  # another user is not affected
     print(
         f"\n[scaleout ratelimit] processes={len(procs)} limit={LIMIT} "

@@ -96,6 +96,19 @@ export async function callEveryProcedure(): Promise<void> {
   const left = await client.rooms.leave.mutate({ roomId: direct.id });
   const added = await client.rooms.addMember.mutate({ roomId: room.id, userId: me.id });
   const members: User[] = await client.rooms.members.query({ roomId: joined.id });
+  const shrunk: Room = await client.rooms.removeMember.mutate({ roomId: room.id, userId: other.id });
+
+  // Sessions: refresh and switch over the socket, log out, change the password.
+  const renewed = await wsClient.auth.refresh.mutate({ refreshToken: registered.refreshToken });
+  type _renewed = Expect<Equal<typeof renewed, { token: string; refreshToken: string; user: User }>>;
+  const switched: User = (await wsClient.auth.useToken.mutate({ token: renewed.token })).user;
+  const changed = await client.auth.changePassword.mutate({
+    currentPassword: 'correct horse',
+    newPassword: 'battery staple',
+  });
+  const out: true = (await client.auth.logout.mutate()).ok;
+  const allOut: true = (await client.auth.logoutAll.mutate()).ok;
+  void [shrunk, switched, changed.refreshToken, out, allOut];
 
   const sent = await client.messages.send.mutate({ roomId: room.id, text: 'hi', clientMessageId: 'c1' });
   const page = await client.messages.list.query({ roomId: room.id, cursor: null, limit: 20 });

@@ -20,6 +20,11 @@ export function useEveryProcedure(roomId: number) {
   useMutation(trpc.auth.register.mutationOptions());
   useMutation(trpc.auth.login.mutationOptions());
   const me = useQuery(trpc.auth.me.queryOptions());
+  useMutation(trpc.auth.refresh.mutationOptions());
+  useMutation(trpc.auth.useToken.mutationOptions());
+  useMutation(trpc.auth.logout.mutationOptions());
+  useMutation(trpc.auth.logoutAll.mutationOptions());
+  useMutation(trpc.auth.changePassword.mutationOptions());
   const user = useQuery(trpc.users.get.queryOptions({ userId: 1 }));
 
   useMutation(trpc.rooms.create.mutationOptions());
@@ -35,6 +40,7 @@ export function useEveryProcedure(roomId: number) {
   const leave = useMutation(trpc.rooms.leave.mutationOptions());
   useMutation(trpc.rooms.addMember.mutationOptions());
   const members = useQuery(trpc.rooms.members.queryOptions({ roomId }));
+  useMutation(trpc.rooms.removeMember.mutationOptions());
 
   const send = useMutation(trpc.messages.send.mutationOptions());
   const history = useInfiniteQuery(

@@ -1,4 +1,5 @@
 import {
+  TRPCClientError,
   createTRPCClient,
   createWSClient,
   httpBatchLink,
@@ -6,7 +7,7 @@ import {
   wsLink,
   type TRPCLink,
 } from "@trpc/client";
-import { QueryClient } from "@tanstack/react-query";
+import { MutationCache, QueryCache, QueryClient } from "@tanstack/react-query";
 import { setConnectionStatus } from "./connection";
 import { currentToken } from "./session";
 import type { AppRouter } from "./trpc";
@@ -29,20 +30,40 @@ function httpUrl(): string {
 export interface Clients {
   queryClient: QueryClient;
   trpcClient: ReturnType<typeof createTRPCClient<AppRouter>>;
-  close: () => void;
+  /** Ends the server's session when there is one, then closes the socket. */
+  close: (logout?: boolean) => void;
+}
+
+function isUnauthorized(error: unknown): boolean {
+  return error instanceof TRPCClientError && error.data?.code === "UNAUTHORIZED";
 }
 
 /**
  * One set of clients per signed-in user: queries and mutations over `httpBatchLink`,
- * subscriptions over one WebSocket. Signed out, there is no socket at all.
+ * subscriptions (and calls made with `context: { socket: true }`) over one WebSocket.
+ * Signed out, there is no socket at all.
  *
  * Both links read the token when they need it (`connectionParams` is a function), so a
  * reconnect presents the token stored at that moment, not the one stored at creation.
+ * Signed in, any call answered `UNAUTHORIZED` means the session is over: `onEnded`.
  */
-export function createClients(signedIn: boolean): Clients {
+export function createClients(signedIn: boolean, onEnded?: () => void): Clients {
+  let ended = false;
+  const onError = (error: unknown) => {
+    if (signedIn && !ended && isUnauthorized(error)) {
+      ended = true;
+      onEnded?.();
+    }
+  };
   const queryClient = new QueryClient({
+    queryCache: new QueryCache({ onError }),
+    mutationCache: new MutationCache({ onError }),
     defaultOptions: {
-      queries: { staleTime: 10_000, retry: 1, refetchOnWindowFocus: false },
+      queries: {
+        staleTime: 10_000,
+        retry: (failures, error) => failures < 1 && !isUnauthorized(error),
+        refetchOnWindowFocus: false,
+      },
     },
   });
   const http = httpBatchLink({
@@ -76,7 +97,7 @@ export function createClients(signedIn: boolean): Clients {
   });
   const links: TRPCLink<AppRouter>[] = [
     splitLink({
-      condition: (op) => op.type === "subscription",
+      condition: (op) => op.type === "subscription" || op.context.socket === true,
       true: wsLink<AppRouter>({ client: wsClient }),
       false: http,
     }),
@@ -85,10 +106,14 @@ export function createClients(signedIn: boolean): Clients {
   return {
     queryClient,
     trpcClient,
-    close() {
-      void wsClient.close();
-      queryClient.clear();
-      setConnectionStatus("offline");
+    close(logout = false) {
+      const done = () => {
+        void wsClient.close();
+        queryClient.clear();
+        setConnectionStatus("offline");
+      };
+      if (logout) trpcClient.auth.logout.mutate().then(done, done);
+      else done();
     },
   };
 }

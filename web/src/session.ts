@@ -30,3 +30,17 @@ export function saveSession(session: StoredSession | null): void {
 export function currentToken(): string | null {
   return loadSession()?.token ?? null;
 }
+
+/** The `iat` and `exp` claims of a JWT, in milliseconds; null when unreadable. */
+export function tokenLifetime(token: string): { issuedAt: number; expiresAt: number } | null {
+  try {
+    const payload = token.split(".")[1] ?? "";
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const claims = JSON.parse(json) as { iat?: unknown; exp?: unknown };
+    if (typeof claims.exp !== "number") return null;
+    const issuedAt = typeof claims.iat === "number" ? claims.iat : claims.exp - 60;
+    return { issuedAt: issuedAt * 1000, expiresAt: claims.exp * 1000 };
+  } catch {
+    return null;
+  }
+}

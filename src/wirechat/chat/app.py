@@ -21,10 +21,12 @@ from wirechat.broker import Broker, create_broker
 from wirechat.chat.auth import PasswordHasher, TokenService, load_or_create_secret
 from wirechat.chat.context import ContextFactory
 from wirechat.chat.deps import Deps
+from wirechat.chat.guard import SessionGuard
 from wirechat.chat.hub import RoomHub
 from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import MemoryPresence, PresenceStore
 from wirechat.chat.routers import app_router
+from wirechat.chat.services import sessions as signins
 from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimiter
 from wirechat.chat.services.users import UserCache
 from wirechat.chat.store import open_store
@@ -88,6 +90,15 @@ async def build_application(settings: Settings) -> Application:
         metrics = ChatMetrics()
         delivered = metrics.delivered.labels("messages.onMessage")
         hub = RoomHub(broker, store, on_dispatch=delivered.inc, namespace=f"{namespace}:")
+        guard = SessionGuard(
+            broker,
+            lambda session_id: signins.is_live(sessions, session_id),
+            lambda session_ids: signins.ended_among(sessions, session_ids),
+            grace=settings.token_grace_seconds,
+            namespace=f"{namespace}:",
+        )
+        await guard.start()
+        stack.push_async_callback(guard.aclose)
         presence: PresenceStore
         limiter: RateLimiter
         if settings.redis_url:
@@ -133,6 +144,8 @@ async def build_application(settings: Settings) -> Application:
             limiter=limiter,
             metrics=metrics,
             users=UserCache(sessions),
+            guard=guard,
+            refresh_expires_in=settings.refresh_expires_in,
         )
         engine = Engine(
             app_router,

@@ -1,4 +1,4 @@
-"""Password hashing, JSON Web Tokens and where a request carries its token.
+"""Password hashing, JSON Web Tokens, refresh tokens and where a request carries its token.
 
 Nothing here logs: tokens, passwords and the secret must never reach a log line
 (api.md, "Process").
@@ -6,6 +6,7 @@ Nothing here logs: tokens, passwords and the secret must never reach a log line
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -23,7 +24,9 @@ __all__ = [
     "PasswordHasher",
     "TokenClaims",
     "TokenService",
+    "hash_refresh_token",
     "load_or_create_secret",
+    "new_refresh_token",
     "token_from_request",
 ]
 
@@ -81,6 +84,7 @@ class TokenClaims:
     """The verified content of a token."""
 
     user_id: int
+    session_id: int
     issued_at: datetime
     expires_at: datetime
 
@@ -88,9 +92,10 @@ class TokenClaims:
 class TokenService:
     """Issues and verifies the HS256 tokens of api.md "Authentication".
 
-    Claims: ``userId`` (int), ``sub`` (the same id as a string), ``iat``, ``exp``.
-    Verification pins the algorithm, so ``alg: none`` or a token signed with another
-    algorithm is rejected, and requires every claim.
+    Claims: ``userId`` (int), ``sub`` (the same id as a string), ``sid`` (the session,
+    api.md "Sessions and revocation"), ``iat``, ``exp``. Verification pins the algorithm,
+    so ``alg: none`` or a token signed with another algorithm is rejected, and requires
+    every claim: a token without ``sid`` could never be revoked, so it is not accepted.
     """
 
     def __init__(self, secret: str, expires_in: timedelta, algorithm: str = "HS256") -> None:
@@ -106,12 +111,14 @@ class TokenService:
         # Keeps the secret out of tracebacks and debug logs.
         return f"TokenService(algorithm={self._algorithm!r}, expires_in={self._expires_in})"
 
-    def issue(self, user_id: int, *, now: datetime | None = None) -> str:
-        """Return a signed token for ``user_id``, valid from ``now`` (default: the clock)."""
+    def issue(self, user_id: int, session_id: int, *, now: datetime | None = None) -> str:
+        """Return a signed token of ``user_id``'s session ``session_id``, valid from ``now``
+        (default: the clock) for the configured lifetime."""
         issued = (now or datetime.now(UTC)).replace(microsecond=0)
         claims: dict[str, Any] = {
             "userId": user_id,
             "sub": str(user_id),
+            "sid": session_id,
             "iat": int(issued.timestamp()),
             "exp": int((issued + self._expires_in).timestamp()),
         }
@@ -124,19 +131,35 @@ class TokenService:
                 token,
                 self._secret,
                 algorithms=[self._algorithm],
-                options={"require": ["exp", "iat", "sub"]},
+                options={"require": ["exp", "iat", "sub", "sid"]},
             )
         except jwt.InvalidTokenError:
             return None
         user_id = claims.get("userId")
+        session_id = claims["sid"]
         # bool is an int in Python; a token claiming userId: true is not ours.
-        if type(user_id) is not int or claims["sub"] != str(user_id):
+        if type(user_id) is not int or claims["sub"] != str(user_id) or type(session_id) is not int:
             return None
         return TokenClaims(
             user_id=user_id,
+            session_id=session_id,
             issued_at=datetime.fromtimestamp(claims["iat"], UTC),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         )
+
+
+def new_refresh_token() -> str:
+    """A fresh opaque refresh token: 256 random bits, URL-safe text."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    """What is stored of a refresh token: its SHA-256, hex.
+
+    A fast hash is right here, unlike for passwords: the token has 256 bits of
+    entropy, so there is nothing to guess, and it is looked up on every refresh.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _bearer(value: str | None) -> str | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from wirechat.chat.auth import PasswordHasher, TokenService
+from wirechat.chat.guard import SessionGuard
 from wirechat.chat.hub import RoomHub
 from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import PresenceStore
@@ -27,3 +29,6 @@ class Deps:
     limiter: RateLimiter
     metrics: ChatMetrics
     users: UserCache
+    guard: SessionGuard
+    refresh_expires_in: timedelta
+    """Lifetime of a refresh token (``REFRESH_EXPIRES_IN``)."""

@@ -7,6 +7,8 @@ Tree::
     ├── Forbidden           exists, but the caller may not do this      (FORBIDDEN)
     ├── Conflict            the username is taken                       (CONFLICT)
     ├── InvalidCredentials  unknown username or wrong password          (UNAUTHORIZED)
+    ├── SessionRefused      unknown, expired or ended session/token     (UNAUTHORIZED)
+    │   └── RefreshReused   a rotated refresh token used again
     ├── RateLimited         too many calls; retry after ``retry_after``  (TOO_MANY_REQUESTS)
     └── ValidationFailed    input valid in shape, wrong against the DB  (BAD_REQUEST)
 
@@ -23,6 +25,8 @@ __all__ = [
     "InvalidCredentials",
     "NotFound",
     "RateLimited",
+    "RefreshReused",
+    "SessionRefused",
     "ValidationFailed",
 ]
 
@@ -60,6 +64,23 @@ class InvalidCredentials(ChatError):
 
     def __init__(self) -> None:
         super().__init__("invalid username or password")
+
+
+class SessionRefused(ChatError):
+    """A refresh or access token that no longer opens a session; ``reason`` is safe to show."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class RefreshReused(SessionRefused):
+    """A refresh token was used after it had been rotated: someone else may hold a copy,
+    so its session ``session_id`` has been ended."""
+
+    def __init__(self, session_id: int) -> None:
+        self.session_id = session_id
+        super().__init__("refresh token already used; the session has been ended")
 
 
 class RateLimited(ChatError):

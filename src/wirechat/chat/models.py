@@ -1,4 +1,5 @@
-"""SQLAlchemy tables of the chat: users, rooms, memberships, messages and room events.
+"""SQLAlchemy tables of the chat: users, their sign-in sessions and refresh tokens, rooms,
+memberships, messages and room events.
 
 The schema itself is created by the Alembic migrations in ``wirechat/db/migrations``;
 these classes must stay in step with them (``tests/db/test_migrations.py`` compares the two).
@@ -31,9 +32,11 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "EVENT_TYPES",
     "ID_TYPE",
+    "AuthSession",
     "Base",
     "EventType",
     "Message",
+    "RefreshToken",
     "Room",
     "RoomEvent",
     "RoomMember",
@@ -190,3 +193,40 @@ class RoomEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (CheckConstraint("type IN ('created', 'edited', 'deleted')", name="type"),)
+
+
+class AuthSession(Base):
+    """One sign-in (``auth.register``, ``auth.login``, ``auth.changePassword``).
+
+    Its id is the ``sid`` claim of every access token issued for it; ``ended_at`` set
+    means those tokens are refused. ``expires_at`` is when its newest refresh token
+    expires: nothing can renew the session after that.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RefreshToken(Base):
+    """A refresh token of a session, by the SHA-256 of its value (the value is never stored).
+
+    Each use rotates it: ``rotated_at`` is set and a new row follows. Rotated rows are
+    kept until they expire, so that a second use of one is recognised as theft.
+    """
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ID_TYPE, ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

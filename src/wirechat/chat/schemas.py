@@ -33,6 +33,7 @@ __all__ = [
     "AddMemberInput",
     "AuthResult",
     "Author",
+    "ChangePasswordInput",
     "ClientMessageId",
     "CreateRoomInput",
     "Cursor",
@@ -55,7 +56,9 @@ __all__ = [
     "Page",
     "Password",
     "PresenceEvent",
+    "RefreshInput",
     "RegisterInput",
+    "RemoveMemberInput",
     "Room",
     "RoomIdInput",
     "RoomName",
@@ -65,7 +68,9 @@ __all__ = [
     "Text",
     "Timestamp",
     "TypingEvent",
+    "UseTokenInput",
     "User",
+    "UserResult",
     "Username",
     "format_timestamp",
 ]
@@ -149,6 +154,25 @@ class LoginInput(_Input):
     password: Password
 
 
+class RefreshInput(_Input):
+    """``auth.refresh``."""
+
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class UseTokenInput(_Input):
+    """``auth.useToken``."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class ChangePasswordInput(_Input):
+    """``auth.changePassword``."""
+
+    current_password: Password
+    new_password: Password
+
+
 class GetUserInput(_Input):
     """``users.get``."""
 
@@ -185,6 +209,13 @@ class RoomIdInput(_Input):
 
 class AddMemberInput(_Input):
     """``rooms.addMember``."""
+
+    room_id: Id
+    user_id: Id
+
+
+class RemoveMemberInput(_Input):
+    """``rooms.removeMember``."""
 
     room_id: Id
     user_id: Id
@@ -314,9 +345,17 @@ MessagePage = Page[Message]
 
 
 class AuthResult(_Output):
-    """Output of ``auth.register`` and ``auth.login``."""
+    """Output of ``auth.register``, ``auth.login``, ``auth.refresh`` and
+    ``auth.changePassword``: an access token and the refresh token of its session."""
 
     token: str
+    refresh_token: str
+    user: User
+
+
+class UserResult(_Output):
+    """Output of ``auth.useToken``."""
+
     user: User
 
 

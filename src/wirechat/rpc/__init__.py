@@ -19,6 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .codec import UNDEFINED
+from .connection import Connection
 from .context import CreateContext, RequestInfo
 from .engine import Engine, ErrorFormatter, Observer
 from .errors import ErrorCode, RPCError
@@ -42,6 +43,7 @@ __all__ = [
     "RPC",
     "UNDEFINED",
     "Call",
+    "Connection",
     "CreateContext",
     "Emit",
     "Engine",

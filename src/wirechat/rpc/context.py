@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, TypeVar
 
+from .connection import Connection
 from .errors import ErrorCode, RPCError
 
 __all__ = ["CreateContext", "CtxT", "RequestInfo", "Transport", "validate_connection_params"]
@@ -22,7 +23,8 @@ class RequestInfo:
     ``headers`` has lower-case names (for WebSocket: those of the upgrade request);
     ``query`` is the decoded query string; ``peer`` is ``"host:port"`` when known;
     ``connection_params`` is the object the client sent as tRPC connectionParams
-    (first WebSocket message, or the SSE ``connectionParams`` query parameter).
+    (first WebSocket message, or the SSE ``connectionParams`` query parameter);
+    ``connection`` is the WebSocket or SSE stream the call runs on (None for plain HTTP).
     """
 
     transport: Transport
@@ -30,6 +32,7 @@ class RequestInfo:
     query: Mapping[str, str] = field(default_factory=dict)
     peer: str | None = None
     connection_params: Mapping[str, str | None] | None = None
+    connection: Connection | None = None
 
 
 CreateContext: TypeAlias = Callable[[RequestInfo], Awaitable[CtxT]]

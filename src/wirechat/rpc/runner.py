@@ -77,6 +77,11 @@ class Runner(Generic[CtxT]):
         except RPCError as err:
             self.context_error = err
 
+    def replace_context(self, ctx: Any) -> None:
+        """Run later calls with ``ctx`` (a WebSocket switching identity in place)."""
+        self._ctx = ctx
+        self.context_error = None
+
     async def call(self, call: PreparedCall) -> Any:
         """The result of ``call``: a value, or a stream (async iterator or push source)."""
         error = call.error or self.context_error

@@ -1,7 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
-import { TRPCClientError } from "@trpc/client";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { useTRPC, type User } from "../trpc";
+import { useSessionRefresh } from "../useSessionRefresh";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { RoomList } from "./RoomList";
 import { RoomView } from "./RoomView";
@@ -15,15 +15,10 @@ interface Props {
 export function Chat({ me, onSignOut }: Props) {
   const trpc = useTRPC();
   const [roomId, setRoomId] = useState<number | null>(null);
-  // A stored token can be expired or from another server: ask who we are once.
-  const whoami = useQuery(trpc.auth.me.queryOptions(undefined, { retry: false }));
-
-  useEffect(() => {
-    const error = whoami.error;
-    if (error instanceof TRPCClientError && error.data?.code === "UNAUTHORIZED") {
-      onSignOut("Your session has ended. Please log in again.");
-    }
-  }, [whoami.error, onSignOut]);
+  useSessionRefresh(onSignOut);
+  // A stored token can be expired or from another server: ask who we are once. An
+  // UNAUTHORIZED answer signs out (the query cache's handler, see client.ts).
+  useQuery(trpc.auth.me.queryOptions());
 
   return (
     <div className="chat">

@@ -7,11 +7,13 @@ import { useTRPC, type User } from "../trpc";
 interface Props {
   me: User;
   roomId: number;
+  /** A direct room already is the conversation with each member. */
+  direct: boolean;
   onOpenRoom: (roomId: number) => void;
 }
 
 /** Who is in the room and who is online; start a direct conversation with any of them. */
-export function Members({ me, roomId, onOpenRoom }: Props) {
+export function Members({ me, roomId, direct, onOpenRoom }: Props) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const members = useQuery(trpc.rooms.members.queryOptions({ roomId }));
@@ -52,7 +54,7 @@ export function Members({ me, roomId, onOpenRoom }: Props) {
               {user.displayName} <small className="muted">@{user.username}</small>
               <span className="sr">{online.has(user.id) ? " (online)" : " (offline)"}</span>
             </span>
-            {user.id !== me.id && (
+            {user.id !== me.id && !direct && (
               <button
                 type="button"
                 className="link"

@@ -77,7 +77,7 @@ export function RoomView({ me, roomId, onOpenRoom, onLeft, onSessionEnded }: Pro
           <TypingLine me={me} roomId={roomId} />
           <Composer roomId={roomId} onSent={(message) => upsert([message])} />
         </section>
-        <Members me={me} roomId={roomId} onOpenRoom={onOpenRoom} />
+        <Members me={me} roomId={roomId} direct={room?.isDirect ?? false} onOpenRoom={onOpenRoom} />
       </div>
     </main>
   );

@@ -12,6 +12,7 @@ from wirechat.chat.errors import (
     InvalidCredentials,
     NotFound,
     RateLimited,
+    SessionRefused,
     ValidationFailed,
 )
 from wirechat.rpc import Call, ErrorCode, Next, ProcedureBuilder, RPCError, init_rpc
@@ -23,6 +24,7 @@ _CODES: dict[type[ChatError], ErrorCode] = {
     Forbidden: ErrorCode.FORBIDDEN,
     Conflict: ErrorCode.CONFLICT,
     InvalidCredentials: ErrorCode.UNAUTHORIZED,
+    SessionRefused: ErrorCode.UNAUTHORIZED,
     RateLimited: ErrorCode.TOO_MANY_REQUESTS,
     ValidationFailed: ErrorCode.BAD_REQUEST,
 }

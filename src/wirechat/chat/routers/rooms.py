@@ -1,4 +1,4 @@
-"""``rooms.*``: create, direct rooms, listing, joining, leaving, members."""
+"""``rooms.*``: create, direct rooms, listing, joining, leaving, members, removal."""
 
 from __future__ import annotations
 
@@ -54,6 +54,15 @@ async def add_member(ctx: AuthedContext, input: schemas.AddMemberInput) -> schem
     )
 
 
+async def remove_member(ctx: AuthedContext, input: schemas.RemoveMemberInput) -> schemas.Room:
+    room = await rooms.remove_member(
+        ctx.deps.sessions, room_id=input.room_id, actor_id=ctx.user_id, user_id=input.user_id
+    )
+    # The removed user's streams of the room end on every process, as after a leave.
+    await ctx.deps.hub.publish_left(input.room_id, input.user_id)
+    return room
+
+
 async def members(ctx: AuthedContext, input: schemas.RoomIdInput) -> list[schemas.User]:
     return await rooms.members(ctx.deps.sessions, room_id=input.room_id, user_id=ctx.user_id)
 
@@ -68,5 +77,6 @@ rooms_router = Router(
         "leave": authed.input(schemas.RoomIdInput).mutation(leave),
         "addMember": authed.input(schemas.AddMemberInput).mutation(add_member),
         "members": authed.input(schemas.RoomIdInput).query(members),
+        "removeMember": authed.input(schemas.RemoveMemberInput).mutation(remove_member),
     }
 )

@@ -1,21 +1,49 @@
-"""Accounts: register, log in, look up users (``auth.*``, ``users.get``)."""
+"""Accounts: register, log in, change the password, look up users (``auth.*``,
+``users.get``). Every sign-in starts a session (:mod:`.sessions`)."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from wirechat.chat import models, schemas
 from wirechat.chat.auth import PasswordHasher, TokenService
-from wirechat.chat.errors import Conflict, InvalidCredentials, NotFound
+from wirechat.chat.errors import Conflict, Forbidden, InvalidCredentials, NotFound
+from wirechat.chat.services import sessions as signins
 from wirechat.chat.services.outputs import user_out
 from wirechat.db.session import SessionFactory, transaction
 
-__all__ = ["get_user", "login", "register"]
+__all__ = [
+    "DEFAULT_REFRESH_EXPIRES_IN",
+    "change_password",
+    "get_user",
+    "login",
+    "register",
+    "signed_in",
+]
 
 _TAKEN = "username is already taken"
+
+DEFAULT_REFRESH_EXPIRES_IN = timedelta(days=30)
+"""``REFRESH_EXPIRES_IN``'s default (api.md)."""
+
+
+async def signed_in(
+    sessions: SessionFactory,
+    tokens: TokenService,
+    user: schemas.User,
+    refresh_expires_in: timedelta,
+) -> schemas.AuthResult:
+    """Start a session of ``user``: its access token and first refresh token."""
+    grant = await signins.start(sessions, user.id, refresh_expires_in)
+    return schemas.AuthResult(
+        token=tokens.issue(user.id, grant.session_id),
+        refresh_token=grant.refresh_token,
+        user=user,
+    )
 
 
 async def register(
@@ -26,8 +54,9 @@ async def register(
     username: str,
     password: str,
     display_name: str | None = None,
+    refresh_expires_in: timedelta = DEFAULT_REFRESH_EXPIRES_IN,
 ) -> schemas.AuthResult:
-    """Create an account and return a token for it (``auth.register``).
+    """Create an account and sign it in (``auth.register``).
 
     ``display_name`` defaults to ``username``. Hashing runs in a worker thread.
 
@@ -53,7 +82,7 @@ async def register(
             session.add(user)
     except IntegrityError as exc:
         raise Conflict(_TAKEN) from exc
-    return schemas.AuthResult(token=tokens.issue(user.id), user=user_out(user))
+    return await signed_in(sessions, tokens, user_out(user), refresh_expires_in)
 
 
 async def login(
@@ -63,8 +92,9 @@ async def login(
     *,
     username: str,
     password: str,
+    refresh_expires_in: timedelta = DEFAULT_REFRESH_EXPIRES_IN,
 ) -> schemas.AuthResult:
-    """Check a username (any case) and password and return a token (``auth.login``).
+    """Check a username (any case) and password and start a session (``auth.login``).
 
     An unknown username costs one dummy verification, so timing does not reveal which
     usernames exist. A hash made with older cost parameters is upgraded on success.
@@ -87,7 +117,41 @@ async def login(
             await session.execute(
                 update(models.User).where(models.User.id == user.id).values(password_hash=new_hash)
             )
-    return schemas.AuthResult(token=tokens.issue(user.id), user=user_out(user))
+    return await signed_in(sessions, tokens, user_out(user), refresh_expires_in)
+
+
+async def change_password(
+    sessions: SessionFactory,
+    hasher: PasswordHasher,
+    tokens: TokenService,
+    *,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    refresh_expires_in: timedelta = DEFAULT_REFRESH_EXPIRES_IN,
+) -> tuple[schemas.AuthResult, list[int]]:
+    """Set a new password, end every session of the user and start a new one
+    (``auth.changePassword``). Returns the new session's pair and the ended session ids,
+    which the caller must announce (:meth:`SessionGuard.revoke`).
+
+    Raises:
+        Forbidden: ``current_password`` is wrong.
+        NotFound: no such user.
+    """
+    async with transaction(sessions) as session:
+        user = await session.get(models.User, user_id)
+    if user is None:
+        raise NotFound("user")
+    if not await asyncio.to_thread(hasher.verify, user.password_hash, current_password):
+        raise Forbidden("the current password is wrong")
+    new_hash = await asyncio.to_thread(hasher.hash, new_password)
+    # One transaction: a new password never leaves the old sessions standing.
+    async with transaction(sessions, write=True) as session:
+        await session.execute(
+            update(models.User).where(models.User.id == user_id).values(password_hash=new_hash)
+        )
+        ended = await signins.end_all_in(session, user_id)
+    return await signed_in(sessions, tokens, user_out(user), refresh_expires_in), ended
 
 
 async def get_user(sessions: SessionFactory, user_id: int) -> schemas.User:

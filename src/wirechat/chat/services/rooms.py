@@ -31,6 +31,7 @@ __all__ = [
     "list_public",
     "members",
     "open_direct",
+    "remove_member",
     "require_member",
 ]
 
@@ -280,6 +281,34 @@ async def add_member(
             return await _room_with_count(session, room)
 
     return await retry_on_conflict(attempt)
+
+
+async def remove_member(
+    sessions: SessionFactory, *, room_id: int, actor_id: int, user_id: int
+) -> schemas.Room:
+    """Remove ``user_id`` from a room owned by ``actor_id`` (``rooms.removeMember``).
+
+    The caller must end the removed user's streams of the room, as for a leave.
+
+    Raises:
+        NotFound: no such room.
+        Forbidden: the caller is not a member, or not the owner.
+        ValidationFailed: the room is direct, ``user_id`` is the owner, or not a member.
+    """
+    async with transaction(sessions, write=True) as session:
+        room = await require_member(session, room_id, actor_id)
+        if room.owner_id != actor_id:
+            raise Forbidden("only the room owner can remove members")
+        if room.is_direct:
+            raise ValidationFailed(("roomId",), "members cannot be removed from a direct room")
+        if user_id == room.owner_id:
+            raise ValidationFailed(("userId",), "the owner cannot be removed")
+        removed = await session.execute(
+            delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+        )
+        if removed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ValidationFailed(("userId",), "this user is not a member of the room")
+        return await _room_with_count(session, room)
 
 
 async def members(sessions: SessionFactory, *, room_id: int, user_id: int) -> list[schemas.User]:

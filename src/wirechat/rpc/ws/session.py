@@ -13,9 +13,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ..codec import UNDEFINED, InputSource, dumps
+from ..connection import Connection
 from ..context import RequestInfo
 from ..engine import Engine
 from ..errors import ErrorCode, RPCError
@@ -75,21 +77,23 @@ class CloseCode:
 
 
 class _Subscription:
-    __slots__ = ("id", "jsonrpc", "prefix", "task")
+    __slots__ = ("id", "jsonrpc", "path", "prefix", "task")
 
-    def __init__(self, rid: Any, jsonrpc: bool) -> None:
+    def __init__(self, rid: Any, jsonrpc: bool, path: str) -> None:
         self.id = rid
         self.jsonrpc = jsonrpc
+        self.path = path
         self.prefix = subscription_prefix(rid, jsonrpc)
         self.task: asyncio.Task[None] | None = None
 
 
-class WSSession:
+class WSSession(Connection):
     """Runs the tRPC protocol for one connection.
 
     Call :meth:`start` once the socket is open, :meth:`receive_text` for each text
     message, :meth:`receive_binary` for binary ones and :meth:`aclose` when the
-    socket has gone. :meth:`keepalive` is polled by the server's timer.
+    socket has gone. :meth:`keepalive` is polled by the server's timer. The session
+    is the connection's :class:`Connection` handle (``info.connection``).
 
     The limits are enforced here, once for both servers: a message over
     ``max_message_bytes`` closes with 1009; when ``buffered()`` (the bytes the
@@ -109,7 +113,7 @@ class WSSession:
         buffered: Callable[[], int] = _nothing_buffered,
     ) -> None:
         self.engine = engine
-        self.info = info
+        self.info = replace(info, connection=self)
         self.limits = limits or Limits()
         self._send = send
         self._close = close
@@ -124,6 +128,8 @@ class WSSession:
         self._closed = False
         self.last_inbound = time.monotonic()
         self._ping_sent_at: float | None = None
+        self._close_callbacks: list[Callable[[], None]] = []
+        self._gone = False
 
     @property
     def closed(self) -> bool:
@@ -163,6 +169,13 @@ class WSSession:
     async def aclose(self) -> None:
         """The socket is gone: cancel every call and subscription, send nothing more."""
         self._closed = True
+        self._gone = True
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("close callback failed")
         tasks = [t for t in (self._ctx_task, *self._calls) if t is not None]
         tasks += [s.task for s in self._subscriptions.values() if s.task is not None]
         for task in tasks:
@@ -208,6 +221,33 @@ class WSSession:
     @property
     def subscription_count(self) -> int:
         return len(self._subscriptions)
+
+    # -- the Connection handle -----------------------------------------------------
+
+    def replace_context(self, ctx: Any) -> None:
+        """Later requests run with ``ctx``; subscriptions already running keep going."""
+        if self._runner is not None and not self._closed:
+            self._runner.replace_context(ctx)
+
+    def end_subscriptions(self, error: RPCError | None = None) -> None:
+        """Each subscription gets ``error`` then ``stopped`` (§3.7), and its task is
+        cancelled; without ``error`` the socket is closed so the client reconnects."""
+        if self._closed:
+            return
+        if error is None:
+            self.close(CloseCode.NORMAL, "subscriptions ended")
+            return
+        for sub in list(self._subscriptions.values()):
+            self.send(self._error_frame(sub.id, sub.jsonrpc, error, sub.path))
+            self._finish(sub)
+            if sub.task is not None:
+                sub.task.cancel()
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        if self._gone:
+            callback()
+        else:
+            self._close_callbacks.append(callback)
 
     # -- keep-alive (§3.9) -------------------------------------------------------
 
@@ -285,7 +325,7 @@ class WSSession:
     def _on_connection_params(self, params: ConnectionParams) -> None:
         info = self.info
         self._begin_context(
-            RequestInfo(info.transport, info.headers, info.query, info.peer, params.data)
+            RequestInfo(info.transport, info.headers, info.query, info.peer, params.data, self)
         )
 
     def _send_invalid(self, err: RPCError) -> None:
@@ -319,7 +359,7 @@ class WSSession:
                     ),
                 )
                 return
-            sub = _Subscription(request.id, request.jsonrpc)
+            sub = _Subscription(request.id, request.jsonrpc, request.path)
             self._subscriptions[request.id] = sub
             sub.task = asyncio.ensure_future(self._run_subscription(sub, request, call))
             return
