@@ -16,15 +16,17 @@ import logging
 import resource
 import signal
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import uvicorn
 
+from .admission import ConnectionCounter, http_protocol
 from .application import AppFactory, Application, StartupError
 from .config import Settings
 from .page import ChatPage
-from .rpc import HTTPHandler, Limits, SSEOptions, TRPCASGIApp, WSServer
+from .proxies import TrustedProxies
+from .rpc import HTTPHandler, Limits, RequestInfo, SSEOptions, TRPCASGIApp, WSServer
 from .web import build_http_app
 
 __all__ = ["AppFactory", "Application", "StartupError", "load_factory", "serve"]
@@ -77,6 +79,10 @@ class _UvicornServer(uvicorn.Server):
         yield
 
 
+_FILES_BESIDES_SOCKETS = 256
+"""Database, Redis, log and listening files, and the HTTP port's connections at rest."""
+
+
 def raise_open_files_limit() -> int:
     """Raise the soft RLIMIT_NOFILE to the hard limit (each connection is a file);
     returns the limit now in force. Distributions start processes at 1,024."""
@@ -96,6 +102,21 @@ def raise_open_files_limit() -> int:
     return int(wanted)
 
 
+def _ws_admission(
+    counter: ConnectionCounter,
+) -> Callable[[RequestInfo], Callable[[], None] | None]:
+    """The WebSocket port's caps: the handshake's headers are known, so a trusted
+    proxy's X-Forwarded-For names the client."""
+
+    def admit(info: RequestInfo) -> Callable[[], None] | None:
+        ip = counter.proxies.client_ip(info.peer, info.headers)
+        if not counter.admit(ip):
+            return None
+        return lambda: counter.release(ip)
+
+    return admit
+
+
 def display_host(host: str) -> str:
     return "localhost" if host in ("0.0.0.0", "::", "") else host
 
@@ -107,7 +128,17 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
     if settings.ws_enabled:
         ws_sock = bind(settings.host, settings.ws_port, "WS_PORT")
         ws_sock.close()  # picows binds itself; this only proved the port is free
-    raise_open_files_limit()
+    open_files = raise_open_files_limit()
+    if settings.ws_enabled and open_files < settings.max_connections + _FILES_BESIDES_SOCKETS:
+        # Past the file limit a new socket fails in accept() (and is retried, silently);
+        # under MAX_CONNECTIONS it is refused with close code 1013, which clients handle.
+        logger.warning(
+            "open files limit %s is below MAX_CONNECTIONS=%s (+%s for everything else): "
+            "lower MAX_CONNECTIONS or raise the hard limit (LimitNOFILE, ulimit -Hn)",
+            open_files,
+            settings.max_connections,
+            _FILES_BESIDES_SOCKETS,
+        )
     application = await (factory or chat_factory())(settings)
     # Everything built so far lives as long as the process: move it out of the
     # collector's way so later collections (pauses in the event loop) scan less.
@@ -120,6 +151,7 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
         max_subscriptions=settings.max_subscriptions_per_connection,
         max_buffered_bytes=settings.max_buffered_bytes,
         max_stream_setups=settings.max_stream_setups_per_connection,
+        max_calls_in_flight=settings.max_calls_per_connection,
         ping_interval=settings.ws_ping_interval_seconds,
         pong_timeout=settings.ws_pong_timeout_seconds,
     )
@@ -144,8 +176,14 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
         registry=application.registry,
         page_routes=page.routes(),
     )
+    proxies = TrustedProxies(settings.forwarded_allow_ips)
+    http_counter = ConnectionCounter(
+        settings.max_connections, settings.max_connections_per_ip, proxies
+    )
     config = uvicorn.Config(
         http_app,
+        http=http_protocol(http_counter, settings.header_timeout_seconds),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         loop="none",
         lifespan="off",
         log_config=None,
@@ -164,6 +202,12 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
             port=settings.ws_port,
             limits=limits,
             on_change=application.on_connections_change,
+            handshake_timeout=settings.header_timeout_seconds,
+            admit=_ws_admission(
+                ConnectionCounter(
+                    settings.max_connections, settings.max_connections_per_ip, proxies
+                )
+            ),
         )
         try:
             await ws_server.start()

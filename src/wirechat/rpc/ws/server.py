@@ -52,6 +52,7 @@ class _Connection(WSListener):
         "_fragment_bytes",
         "_fragment_type",
         "_fragments",
+        "_release",
         "opened_at",
         "peer",
         "request",
@@ -70,6 +71,7 @@ class _Connection(WSListener):
         self._fragments: list[bytes] | None = None
         self._fragment_bytes = 0
         self._fragment_type = WSMsgType.TEXT
+        self._release: Callable[[], None] | None = None
 
     # picows callbacks ------------------------------------------------------------
 
@@ -85,6 +87,13 @@ class _Connection(WSListener):
         query = dict(parse_qsl(raw_path.partition("?")[2], keep_blank_values=True))
         headers = {k.lower(): v for k, v in request.headers.items()}
         info = RequestInfo("ws", headers, query, self.peer)
+        if self.server.admit is not None:
+            self._release = self.server.admit(info)
+            if self._release is None:
+                # Over a connection cap: a clear code, and no session is ever built.
+                transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too many connections")
+                transport.disconnect()
+                return
         self.session = WSSession(
             self.server.engine,
             info,
@@ -119,6 +128,9 @@ class _Connection(WSListener):
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.server.connections.discard(self)
+        if self._release is not None:
+            self._release()
+            self._release = None
         session = self.session
         if session is None:
             return
@@ -189,8 +201,14 @@ class WSServer:
         port: int = 3001,
         limits: Limits | None = None,
         on_change: Callable[[int], None] = lambda delta: None,
+        handshake_timeout: float | None = 10.0,
+        admit: Callable[[RequestInfo], Callable[[], None] | None] | None = None,
     ) -> None:
+        """``admit(info)`` is asked for each new connection: it returns the function to
+        call when the connection ends, or None to refuse it (close 1013)."""
         self.engine = engine
+        self.handshake_timeout = handshake_timeout
+        self.admit = admit
         self.host = host
         self.port = port
         self.limits = limits or Limits()
@@ -210,7 +228,7 @@ class WSServer:
             # A frame over the message limit is refused by picows with 1009.
             max_frame_size=self.limits.max_message_bytes,
             enable_auto_pong=True,
-            websocket_handshake_timeout=10,
+            websocket_handshake_timeout=self.handshake_timeout,
             # Memory per connection (docs/capacity.md): picows' default 16 KiB read
             # buffer is mostly idle under a chat client's small frames; it grows on demand.
             read_buffer_init_size=_READ_BUFFER_BYTES,
