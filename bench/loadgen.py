@@ -748,6 +748,7 @@ async def wl_scale(ctx: Ctx) -> dict[str, Any]:
     try:
         await asyncio.sleep(a.settle)
         rss0 = tree_rss_bytes(pid)
+        gen_rss0 = sum(tree_rss_bytes(p) for p in fleet.pids)
         res["rss_before_mb"] = rss0 / 2**20
         opened = 0
         for msgno, size in enumerate(sizes, start=1):
@@ -758,6 +759,7 @@ async def wl_scale(ctx: Ctx) -> dict[str, Any]:
             await asyncio.sleep(a.settle)
             rss = tree_rss_bytes(pid)
             fds = open_fds(pid)
+            gen_rss = sum(tree_rss_bytes(p) for p in fleet.pids)
             await fleet.all({"op": "arm", "msgno": msgno})
             cpu = CpuWindow(ctx.pids)
             cpu.start()
@@ -782,6 +784,7 @@ async def wl_scale(ctx: Ctx) -> dict[str, Any]:
                 "rss_mb": rss / 2**20,
                 "server_fds": fds,
                 "kib_per_conn": (rss - rss0) / opened / 1024 if opened else None,
+                "generator_kib_per_conn": (gen_rss - gen_rss0) / opened / 1024 if opened else None,
                 "received": received,
                 "missing": alive - received,
                 "dupes": sum(g["dupes"] for g in got),

@@ -656,8 +656,8 @@ def detail_sections(cases: list[Case]) -> list[str]:
                         "",
                         "| connections | RSS MiB | KiB per conn | server fds | received"
                         " | missing | dupes | all have it, ms | deliveries/s | p50 ms"
-                        " | p99 ms | server CPU us/delivery | open s |",
-                        "|" + "---|" * 13,
+                        " | p99 ms | server CPU us/delivery | open s | generator KiB per conn |",
+                        "|" + "---|" * 14,
                     ]
                     for p in res.get("points", []):
                         out.append(
@@ -669,7 +669,8 @@ def detail_sections(cases: list[Case]) -> list[str]:
                             f" | {_f(p['lat_p50_ms'], '{:.0f}')}"
                             f" | {_f(p['lat_p99_ms'], '{:.0f}')}"
                             f" | {_f(p['server_cpu_us_per_delivery'], '{:.1f}')}"
-                            f" | {_f(p['open_s'], '{:.0f}')} |"
+                            f" | {_f(p['open_s'], '{:.0f}')}"
+                            f" | {_f(p.get('generator_kib_per_conn'), '{:.1f}')} |"
                         )
                     out.append("")
         elif case.workload == "churn":
