@@ -253,9 +253,11 @@ class WSClient:
         *,
         connection_params: dict[str, Any] | None = None,
         query_token: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> WSClient:
         """Open ``url``; the token goes in an ``Authorization`` header, in ``?token=``
-        (``query_token``) or, with ``connection_params``, in the first message."""
+        (``query_token``) or, with ``connection_params``, in the first message.
+        ``headers`` are added to the upgrade request."""
         query = []
         if query_token and token:
             query.append(f"token={quote(token)}")
@@ -263,7 +265,7 @@ class WSClient:
             query.append("connectionParams=1")
         if query:
             url += ("&" if "?" in url else "?") + "&".join(query)
-        headers = {}
+        headers = dict(headers or {})
         if token and not query_token and connection_params is None:
             headers["authorization"] = f"Bearer {token}"
         client = cls()
