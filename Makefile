@@ -14,8 +14,8 @@ WEB_SOURCES := $(wildcard $(WEB_DIR)/index.html $(WEB_DIR)/vite.config.ts $(WEB_
 	$(WEB_DIR)/src/*.ts $(WEB_DIR)/src/*.tsx $(WEB_DIR)/src/*.css $(WEB_DIR)/src/*/*.tsx \
 	clients/ts/app-router.d.ts)
 
-.PHONY: run dev test lint typecheck unit bench install node-deps web-deps web web-if-node web-dev \
-	migrate clean
+.PHONY: run dev test lint typecheck unit bench fuzz install node-deps web-deps web web-if-node \
+	web-dev migrate clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,10 @@ unit: install
 
 test: install node-deps web-deps lint typecheck
 	$(PY) -m pytest
+
+# 100,000 fuzz cases in all: 25,000 per transport (HTTP, WebSocket) and database.
+fuzz: install
+	FUZZ_EXAMPLES=25000 $(PY) -m pytest tests/integration/test_fuzz.py -q -s
 
 bench: install
 	$(PY) bench/run.py

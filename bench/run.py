@@ -111,6 +111,10 @@ class Server:
             ARGON2_TIME_COST="1",
             ARGON2_MEMORY_COST="8192",
             RATE_LIMIT_MESSAGES="1000000",
+            RATE_LIMIT_ROOMS="1000000/1s",
+            RATE_LIMIT_REGISTER="1000000/1s",
+            RATE_LIMIT_LOGIN="1000000/1s",
+            MAX_QUEUED_HASHES="100000",
         )
         if self.side == "wirechat":
             return wirechat_cmd(), ROOT, env

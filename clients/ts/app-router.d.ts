@@ -230,6 +230,10 @@ export type AppRouter = TRPCBuiltRouter<
         output: AuthResult;
         meta: object;
       }>;
+      /**
+       * Limited per client address, and per username once it has failed too often (a
+       * password guesser spread over several addresses still gets a bounded number of tries).
+       */
       login: TRPCMutationProcedure<{
         input: LoginInput;
         output: AuthResult;

@@ -7,14 +7,25 @@ receives plain values as arguments.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "parse_duration"]
+__all__ = [
+    "MIN_JWT_SECRET_BYTES",
+    "Rate",
+    "RateSetting",
+    "Settings",
+    "parse_duration",
+    "parse_rate",
+]
+
+MIN_JWT_SECRET_BYTES = 32
+"""HS256 keys shorter than the hash output (RFC 7518 §3.2) are refused."""
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
@@ -31,6 +42,34 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     if not match:
         raise ValueError(f"not a duration: {value!r} (use e.g. 7d, 12h, 30m, 3600)")
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most ``limit`` calls per ``window`` seconds."""
+
+    limit: int
+    window: float
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.window:g}s"
+
+
+def parse_rate(value: str | Rate) -> Rate:
+    """``30/10s``, ``5/1m``, ``100/1h``: a count, a slash and a duration."""
+    if isinstance(value, Rate):
+        return value
+    count, slash, window = value.partition("/")
+    if not slash or not count.strip().isdigit() or int(count) < 1:
+        raise ValueError(f"not a rate: {value!r} (use e.g. 30/10s, 5/1m)")
+    seconds = parse_duration(window).total_seconds()
+    if seconds <= 0:
+        raise ValueError(f"not a rate: {value!r} (the window must be longer than 0)")
+    return Rate(int(count), seconds)
+
+
+RateSetting: TypeAlias = Annotated[Rate, NoDecode]
+"""A :class:`Rate` read from its text form (not JSON)."""
 
 
 class Settings(BaseSettings):
@@ -75,6 +114,36 @@ class Settings(BaseSettings):
     waiting: TOO_MANY_REQUESTS)."""
     rate_limit_messages: int = Field(30, gt=0)
     rate_limit_window_seconds: float = Field(10.0, gt=0)
+    # Abuse limits (docs/reliability.md): "<count>/<window>", shared through Redis when
+    # REDIS_URL is set.
+    rate_limit_edits: RateSetting = Rate(30, 10)
+    """messages.edit and messages.delete per user."""
+    rate_limit_rooms: RateSetting = Rate(20, 60)
+    """rooms.create, openDirect, join, leave, addMember per user."""
+    rate_limit_typing: RateSetting = Rate(10, 10)
+    """typing.set per user and room."""
+    rate_limit_register: RateSetting = Rate(10, 3600)
+    """auth.register per client address."""
+    rate_limit_login: RateSetting = Rate(30, 60)
+    """auth.login per client address."""
+    rate_limit_failed_logins: RateSetting = Rate(10, 900)
+    """Failed auth.login per username (any case)."""
+    max_concurrent_hashes: int = Field(2, gt=0)
+    """Password hashes running at once (each in a worker thread)."""
+    max_queued_hashes: int = Field(16, ge=0)
+    """Logins and registrations waiting for a hash slot; one more is TOO_MANY_REQUESTS."""
+    max_concurrent_replays: int = Field(2, gt=0)
+    """Stream replays (catch-up from the log) reading and sending a page at once."""
+    max_calls_per_connection: int = Field(64, gt=0)
+    """Queries and mutations in flight on one WebSocket."""
+    max_connections: int = Field(10_000, gt=0)
+    """Open connections per port (HTTP and WebSocket counted separately)."""
+    max_connections_per_ip: int = Field(256, gt=0)
+    """Open connections per client address and port (not for trusted proxies)."""
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    """Time a client has to send a request's headers (or the WebSocket handshake)."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies trusted to set X-Forwarded-For (uvicorn's convention: IPs, CIDRs, ``*``)."""
     ws_ping_interval_seconds: float = Field(30.0, gt=0)
     ws_pong_timeout_seconds: float = Field(5.0, gt=0)
     sse_ping_ms: int | None = Field(15_000, gt=0)
@@ -85,6 +154,31 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_cost: int = Field(65536, ge=8)
     argon2_parallelism: int = Field(4, ge=1)
+
+    @field_validator(
+        "rate_limit_edits",
+        "rate_limit_rooms",
+        "rate_limit_typing",
+        "rate_limit_register",
+        "rate_limit_login",
+        "rate_limit_failed_logins",
+        mode="before",
+    )
+    @classmethod
+    def _rate(cls, value: object) -> Rate:
+        if isinstance(value, (str, Rate)):
+            return parse_rate(value)
+        raise ValueError("a rate is written <count>/<window>, e.g. 30/10s")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_length(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes "
+                f"(got {len(value.encode())}); e.g. `openssl rand -hex 32`"
+            )
+        return value
 
     @field_validator("jwt_expires_in", "refresh_expires_in", mode="before")
     @classmethod

@@ -15,15 +15,17 @@ import importlib
 import logging
 import signal
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import uvicorn
 
+from .admission import ConnectionCounter, http_protocol
 from .application import AppFactory, Application, StartupError
 from .config import Settings
 from .page import ChatPage
-from .rpc import HTTPHandler, Limits, SSEOptions, TRPCASGIApp, WSServer
+from .proxies import TrustedProxies
+from .rpc import HTTPHandler, Limits, RequestInfo, SSEOptions, TRPCASGIApp, WSServer
 from .web import build_http_app
 
 __all__ = ["AppFactory", "Application", "StartupError", "load_factory", "serve"]
@@ -76,6 +78,21 @@ class _UvicornServer(uvicorn.Server):
         yield
 
 
+def _ws_admission(
+    counter: ConnectionCounter,
+) -> Callable[[RequestInfo], Callable[[], None] | None]:
+    """The WebSocket port's caps: the handshake's headers are known, so a trusted
+    proxy's X-Forwarded-For names the client."""
+
+    def admit(info: RequestInfo) -> Callable[[], None] | None:
+        ip = counter.proxies.client_ip(info.peer, info.headers)
+        if not counter.admit(ip):
+            return None
+        return lambda: counter.release(ip)
+
+    return admit
+
+
 def display_host(host: str) -> str:
     return "localhost" if host in ("0.0.0.0", "::", "") else host
 
@@ -99,6 +116,7 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
         max_subscriptions=settings.max_subscriptions_per_connection,
         max_buffered_bytes=settings.max_buffered_bytes,
         max_stream_setups=settings.max_stream_setups_per_connection,
+        max_calls_in_flight=settings.max_calls_per_connection,
         ping_interval=settings.ws_ping_interval_seconds,
         pong_timeout=settings.ws_pong_timeout_seconds,
     )
@@ -123,8 +141,14 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
         registry=application.registry,
         page_routes=page.routes(),
     )
+    proxies = TrustedProxies(settings.forwarded_allow_ips)
+    http_counter = ConnectionCounter(
+        settings.max_connections, settings.max_connections_per_ip, proxies
+    )
     config = uvicorn.Config(
         http_app,
+        http=http_protocol(http_counter, settings.header_timeout_seconds),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         loop="none",
         lifespan="off",
         log_config=None,
@@ -143,6 +167,12 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
             port=settings.ws_port,
             limits=limits,
             on_change=application.on_connections_change,
+            handshake_timeout=settings.header_timeout_seconds,
+            admit=_ws_admission(
+                ConnectionCounter(
+                    settings.max_connections, settings.max_connections_per_ip, proxies
+                )
+            ),
         )
         try:
             await ws_server.start()

@@ -7,6 +7,8 @@ from wirechat.chat.errors import (
     InvalidCredentials,
     NotFound,
     RateLimited,
+    RefreshReused,
+    SessionRefused,
     ValidationFailed,
 )
 
@@ -36,3 +38,13 @@ def test_errors_keep_their_fields() -> None:
     assert RateLimited(1.25).retry_after == 1.25
     error = ValidationFailed(("userId",), "cannot open a direct room with yourself")
     assert (error.path, error.message) == (("userId",), "cannot open a direct room with yourself")
+
+
+def test_a_refresh_reuse_is_a_refused_session_that_names_the_session_it_ended() -> None:
+    error = RefreshReused(7)
+    assert isinstance(error, SessionRefused) and isinstance(error, ChatError)
+    assert error.session_id == 7
+    assert "ended" in str(error)
+    assert SessionRefused("the token is invalid or expired").reason == (
+        "the token is invalid or expired"
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from wirechat.broker import MemoryBroker
+from wirechat.broker import BrokerUnavailable, MemoryBroker
 from wirechat.chat.guard import SESSION_ENDED, TOKEN_EXPIRED, SessionGuard
 from wirechat.rpc import Connection, RPCError
 
@@ -231,3 +231,48 @@ async def test_a_malformed_payload_on_the_topic_is_ignored(
     await guard.revoke([8])
     assert guard.cached(8) is False
     assert await guard.is_live(9)
+
+
+class _Unreachable:
+    async def __aenter__(self) -> None:
+        raise BrokerUnavailable("subscribe")
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class DownAtFirst:
+    """A memory broker whose first ``failures`` subscriptions cannot be entered."""
+
+    def __init__(self, inner: MemoryBroker, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+
+    def subscribe(self, topic: str) -> Any:
+        if self.failures:
+            self.failures -= 1
+            return _Unreachable()
+        return self.inner.subscribe(topic)
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        await self.inner.publish(topic, payload)
+
+
+async def test_a_broker_down_at_start_does_not_hold_the_process_and_is_caught_up_with(
+    broker: MemoryBroker, db: Database
+) -> None:
+    guard = SessionGuard(
+        DownAtFirst(broker, failures=2),  # type: ignore[arg-type]
+        db.is_live,
+        db.ended_among,
+        grace=60,
+    )
+    await asyncio.wait_for(guard.start(), 1)
+    connection = FakeConnection()
+    guard.watch(connection, "ws", 5, time.time() + 3600)
+    db.ended.add(5)  # ended while the guard could not hear of it
+    try:
+        await until(lambda: bool(connection.ended))
+        assert codes(connection) == [f"UNAUTHORIZED: {SESSION_ENDED}"]
+    finally:
+        await guard.aclose()

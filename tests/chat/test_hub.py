@@ -129,6 +129,31 @@ async def test_a_full_queue_ends_the_listener_with_lagged(
     assert fresh.start_seq == count
 
 
+@pytest.mark.parametrize("left_first", [True, False])
+async def test_an_overflow_keeps_a_pending_left_signal(
+    hub: RoomHub, store: ChatStore, make_user: MakeUser, make_room: MakeRoom, left_first: bool
+) -> None:
+    """Issue 11: an overflow must end a user who left as left, not as lagged (a lagged
+    stream catches up and attaches again)."""
+    alice, room = await _room(make_user, make_room)
+    witness = await hub.attach(room.id, alice.id, "events")
+    hub.listener_capacity = 3
+    slow = await hub.attach(room.id, alice.id, "events")
+    payloads = await _store_events(store, room.id, alice.id, 6)
+    if left_first:
+        await hub.publish_left(room.id, alice.id)
+    for seq, payload in enumerate(payloads, start=1):
+        await hub.publish_event(room.id, seq, payload)
+    if not left_first:
+        await hub.publish_left(room.id, alice.id)
+    with pytest.raises(StopAsyncIteration):
+        for _ in range(10):
+            await asyncio.wait_for(anext(slow), TIMEOUT)
+    with pytest.raises(StopAsyncIteration):
+        for _ in range(10):
+            await asyncio.wait_for(anext(witness), TIMEOUT)
+
+
 async def test_leaving_ends_only_that_users_listeners(
     hub: RoomHub, make_user: MakeUser, make_room: MakeRoom
 ) -> None:

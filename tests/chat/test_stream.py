@@ -24,11 +24,12 @@ from wirechat.chat.hub import Lagged, RoomHub
 from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import MemoryPresence
 from wirechat.chat.services import sessions as signins
-from wirechat.chat.services.ratelimit import MemoryRateLimiter
+from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimits
 from wirechat.chat.services.users import UserCache
 from wirechat.chat.store import EVENT_PAGE, ChatStore
 from wirechat.chat.stream import MessageStream, replay
 from wirechat.db.session import SessionFactory
+from wirechat.proxies import TrustedProxies
 from wirechat.rpc import Tracked
 
 TIMEOUT = 15
@@ -56,6 +57,8 @@ async def deps(store: ChatStore, sessions: SessionFactory) -> AsyncIterator[Deps
         users=UserCache(sessions),
         guard=guard,
         refresh_expires_in=timedelta(days=30),
+        limits=RateLimits(*(MemoryRateLimiter() for _ in range(6))),
+        proxies=TrustedProxies("127.0.0.1"),
     )
     await guard.aclose()
     await hub.aclose()

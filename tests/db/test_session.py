@@ -133,3 +133,16 @@ async def test_sqlite_file_directory_is_created(tmp_path: Path) -> None:
     finally:
         await engine.dispose()
     assert (tmp_path / "new" / "dir" / "x.db").exists()
+
+
+async def test_engines_never_put_bound_parameters_in_error_messages(tmp_path: Path) -> None:
+    """Issue 11: a logged database error must not carry message texts or hashes."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with pytest.raises(Exception) as info:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT * FROM missing WHERE x = :x"), {"x": "secret-text"})
+        assert "secret-text" not in str(info.value)
+        assert "hidden due to hide_parameters" in str(info.value)
+    finally:
+        await engine.dispose()

@@ -4,28 +4,27 @@
   runs a query or a mutation (api.md's procedure table says which) and returns ``data``,
   or raises :class:`TRPCError` (``wirechat.client.TRPCClientError``); ``raw`` sends
   hand-made requests for wire-level checks.
-- :class:`WSClient`: a minimal RFC 6455 client (asyncio streams) speaking tRPC's
-  WebSocket protocol: queries, mutations and subscriptions multiplexed by id, ``PING``
-  answered with ``PONG``. Small on purpose, so tests can drop the TCP connection at
-  any moment (:meth:`WSClient.abort`) and read every frame the server sends.
+- :class:`WSClient`: a frame-level tRPC WebSocket connection on picows for checks of
+  the wire itself: every frame the server sends for an id is kept in order
+  (``started``, ``data``, ``stopped``, errors), ``PING`` is answered with ``PONG``, and
+  :meth:`WSClient.abort` drops the TCP connection at any moment. Tests of behaviour
+  rather than frames use :class:`wirechat.client.Client`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import itertools
-import os
 import secrets
-import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import orjson
+from picows import WSCloseCode, WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from wirechat.client import UNSET, Client, TRPCClientError
 
@@ -214,18 +213,37 @@ class Subscription:
         await self.client.send_json({"id": self.id, "method": "subscription.stop"})
 
 
+class _Listener(WSListener):
+    def __init__(self, client: WSClient) -> None:
+        self.client = client
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is WSMsgType.TEXT:
+            payload = frame.get_payload_as_bytes()
+            if payload == b"PING":
+                transport.send(WSMsgType.TEXT, b"PONG")
+            elif payload != b"PONG":
+                self.client._dispatch(orjson.loads(payload))
+        elif frame.msg_type is WSMsgType.CLOSE:
+            code = frame.get_close_code()
+            self.client.close_code = int(code) if code is not None else None
+            transport.send_close(code)
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.client._lost()
+
+
 class WSClient:
     """One tRPC WebSocket connection (text frames, JSON messages)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+    def __init__(self) -> None:
+        self.transport: WSTransport | None = None
         self.ids = itertools.count(1)
         self.queues: dict[int, asyncio.Queue[Any]] = {}
         self.notifications: asyncio.Queue[Any] = asyncio.Queue()
         self.closed = asyncio.Event()
         self.close_code: int | None = None
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(
@@ -235,114 +253,37 @@ class WSClient:
         *,
         connection_params: dict[str, Any] | None = None,
         query_token: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> WSClient:
         """Open ``url``; the token goes in an ``Authorization`` header, in ``?token=``
-        (``query_token``) or, with ``connection_params``, in the first message."""
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        target = parts.path or "/"
-        query = [parts.query] if parts.query else []
+        (``query_token``) or, with ``connection_params``, in the first message.
+        ``headers`` are added to the upgrade request."""
+        query = []
         if query_token and token:
             query.append(f"token={quote(token)}")
         if connection_params is not None:
             query.append("connectionParams=1")
         if query:
-            target += "?" + "&".join(query)
-        reader, writer = await asyncio.open_connection(host, port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        lines = [
-            f"GET {target} HTTP/1.1",
-            f"Host: {host}:{port}",
-            "Upgrade: websocket",
-            "Connection: Upgrade",
-            f"Sec-WebSocket-Key: {key}",
-            "Sec-WebSocket-Version: 13",
-        ]
+            url += ("&" if "?" in url else "?") + "&".join(query)
+        headers = dict(headers or {})
         if token and not query_token and connection_params is None:
-            lines.append(f"Authorization: Bearer {token}")
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        status = head.split(b"\r\n", 1)[0]
-        if b" 101 " not in status + b" ":
-            writer.close()
-            raise ConnectionError(f"WebSocket upgrade refused: {status!r}")
-        client = cls(reader, writer)
-        client._task = asyncio.create_task(client._read_loop())
+            headers["authorization"] = f"Bearer {token}"
+        client = cls()
+        try:
+            client.transport, _ = await ws_connect(
+                lambda: _Listener(client), url, extra_headers=headers or None
+            )
+        except WSError as exc:
+            raise ConnectionError(f"WebSocket upgrade refused: {exc}") from exc
         if connection_params is not None:
             await client.send_json({"method": "connectionParams", "data": connection_params})
         return client
 
-    # -- frames ----------------------------------------------------------------------
-
-    def _write_frame(self, opcode: int, payload: bytes) -> None:
-        header = bytearray([0x80 | opcode])
-        n = len(payload)
-        if n < 126:
-            header.append(0x80 | n)
-        elif n < 65536:
-            header.append(0x80 | 126)
-            header += struct.pack("!H", n)
-        else:
-            header.append(0x80 | 127)
-            header += struct.pack("!Q", n)
-        mask = os.urandom(4)
-        header += mask
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.writer.write(bytes(header) + masked)
-
-    async def _read_frame(self) -> tuple[int, bytes]:
-        message = b""
-        first_opcode = 0
-        while True:
-            b1, b2 = await self.reader.readexactly(2)
-            fin, opcode = b1 & 0x80, b1 & 0x0F
-            n = b2 & 0x7F
-            if n == 126:
-                (n,) = struct.unpack("!H", await self.reader.readexactly(2))
-            elif n == 127:
-                (n,) = struct.unpack("!Q", await self.reader.readexactly(8))
-            mask = await self.reader.readexactly(4) if b2 & 0x80 else None
-            payload = await self.reader.readexactly(n)
-            if mask:
-                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-            if opcode >= 0x8:  # control frames are never fragmented
-                return opcode, payload
-            if opcode:
-                first_opcode = opcode
-            message += payload
-            if fin:
-                return first_opcode, message
-
-    async def _read_loop(self) -> None:
-        try:
-            while True:
-                opcode, payload = await self._read_frame()
-                if opcode == 0x8:  # close
-                    if len(payload) >= 2:
-                        (self.close_code,) = struct.unpack("!H", payload[:2])
-                    with _suppress():
-                        self._write_frame(0x8, payload[:2])
-                    break
-                if opcode == 0x9:  # protocol ping
-                    self._write_frame(0xA, payload)
-                    continue
-                if opcode != 0x1:
-                    continue
-                if payload == b"PING":
-                    self._write_frame(0x1, b"PONG")
-                    continue
-                if payload == b"PONG":
-                    continue
-                self._dispatch(orjson.loads(payload))
-        except (asyncio.IncompleteReadError, ConnectionError, OSError):
-            pass
-        finally:
-            self.closed.set()
-            for queue in self.queues.values():
-                queue.put_nowait(_CLOSED)
-            self.notifications.put_nowait(_CLOSED)
-            with _suppress():
-                self.writer.close()
+    def _lost(self) -> None:
+        self.closed.set()
+        for queue in self.queues.values():
+            queue.put_nowait(_CLOSED)
+        self.notifications.put_nowait(_CLOSED)
 
     def _dispatch(self, message: Any) -> None:
         for item in message if isinstance(message, list) else [message]:
@@ -354,8 +295,9 @@ class WSClient:
                 queue.put_nowait(item)
 
     async def send_json(self, message: Any) -> None:
-        self._write_frame(0x1, orjson.dumps(message))
-        await self.writer.drain()
+        if self.transport is not None and not self.closed.is_set():
+            self.transport.send(WSMsgType.TEXT, orjson.dumps(message))
+            await asyncio.sleep(0)
 
     # -- tRPC ------------------------------------------------------------------------
 
@@ -388,21 +330,17 @@ class WSClient:
         return await self.request("subscription", path, input, last_event_id)
 
     async def close(self) -> None:
-        if not self.closed.is_set():
+        if self.transport is not None and not self.closed.is_set():
             with _suppress():
-                self._write_frame(0x8, struct.pack("!H", 1000))
-                await self.writer.drain()
+                self.transport.send_close(WSCloseCode.OK)
             with _suppress():
                 await asyncio.wait_for(self.closed.wait(), 2)
         self.abort()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
 
     def abort(self) -> None:
         """Drop the TCP connection without a closing handshake (a network failure)."""
-        transport = self.writer.transport
-        if not transport.is_closing():
-            transport.abort()
+        if self.transport is not None and not self.closed.is_set():
+            self.transport.disconnect(graceful=False)
 
 
 def _suppress() -> contextlib.suppress:

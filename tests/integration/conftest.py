@@ -47,9 +47,18 @@ BASE_ENV = {
     "ARGON2_TIME_COST": "1",
     "ARGON2_MEMORY_COST": "8192",
     "ARGON2_PARALLELISM": "1",
-    "JWT_SECRET": "test-secret",
+    "JWT_SECRET": "integration-test-secret-0123456789abcdef",
     "LOG_LEVEL": "warning",
     "DEV_MODE": "false",
+    # Limits out of the way of tests that are not about them (each limit's own test
+    # sets it low).
+    "RATE_LIMIT_EDITS": "1000000/1s",
+    "RATE_LIMIT_ROOMS": "1000000/1s",
+    "RATE_LIMIT_TYPING": "1000000/1s",
+    "RATE_LIMIT_REGISTER": "1000000/1s",
+    "RATE_LIMIT_LOGIN": "1000000/1s",
+    "RATE_LIMIT_FAILED_LOGINS": "1000000/1s",
+    "MAX_QUEUED_HASHES": "100000",
 }
 
 

@@ -9,8 +9,10 @@ what was already opened.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -27,13 +29,14 @@ from wirechat.chat.metrics import ChatMetrics
 from wirechat.chat.presence import MemoryPresence, PresenceStore
 from wirechat.chat.routers import app_router
 from wirechat.chat.services import sessions as signins
-from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimiter
+from wirechat.chat.services.ratelimit import MemoryRateLimiter, RateLimiter, RateLimits
 from wirechat.chat.services.users import UserCache
 from wirechat.chat.store import open_store
-from wirechat.config import Settings
+from wirechat.config import Rate, Settings
 from wirechat.db.migrate import upgrade
 from wirechat.db.session import create_engine, default_sqlite_url, session_factory
 from wirechat.db.sqlite import start_checkpointer
+from wirechat.proxies import TrustedProxies
 from wirechat.rpc import Engine, SuperJSON
 
 __all__ = ["build_application"]
@@ -53,7 +56,8 @@ async def build_application(settings: Settings) -> Application:
     Raises StartupError (naming the setting) when the database is unreachable or the
     Redis URL is invalid.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Private to the server's user: it holds the database and the generated secret.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     url = settings.database_url or default_sqlite_url(settings.data_dir)
     try:
         # Safe with several processes starting at once (the migration takes a lock).
@@ -100,7 +104,7 @@ async def build_application(settings: Settings) -> Application:
         await guard.start()
         stack.push_async_callback(guard.aclose)
         presence: PresenceStore
-        limiter: RateLimiter
+        make_limiter: Callable[[Rate], RateLimiter]
         if settings.redis_url:
             # Scale-out: presence and rate limits are shared by every process.
             from redis.asyncio import Redis
@@ -116,17 +120,26 @@ async def build_application(settings: Settings) -> Application:
             )
             shared.start()
             presence = shared
-            limiter = RedisRateLimiter(
-                redis_client,
-                settings.rate_limit_messages,
-                settings.rate_limit_window_seconds,
-                namespace=namespace,
-            )
+
+            def make_limiter(rate: Rate) -> RateLimiter:
+                return RedisRateLimiter(redis_client, rate.limit, rate.window, namespace=namespace)
         else:
             presence = MemoryPresence()
-            limiter = MemoryRateLimiter(
-                settings.rate_limit_messages, settings.rate_limit_window_seconds
-            )
+
+            def make_limiter(rate: Rate) -> RateLimiter:
+                return MemoryRateLimiter(rate.limit, rate.window)
+
+        limiter = make_limiter(
+            Rate(settings.rate_limit_messages, settings.rate_limit_window_seconds)
+        )
+        limits = RateLimits(
+            edits=make_limiter(settings.rate_limit_edits),
+            rooms=make_limiter(settings.rate_limit_rooms),
+            typing=make_limiter(settings.rate_limit_typing),
+            register=make_limiter(settings.rate_limit_register),
+            login=make_limiter(settings.rate_limit_login),
+            failed_logins=make_limiter(settings.rate_limit_failed_logins),
+        )
         stack.push_async_callback(presence.aclose)
         stack.push_async_callback(hub.aclose)
 
@@ -137,6 +150,8 @@ async def build_application(settings: Settings) -> Application:
                 time_cost=settings.argon2_time_cost,
                 memory_cost=settings.argon2_memory_cost,
                 parallelism=settings.argon2_parallelism,
+                max_concurrent=settings.max_concurrent_hashes,
+                max_queued=settings.max_queued_hashes,
             ),
             tokens=TokenService(secret, settings.jwt_expires_in),
             hub=hub,
@@ -146,6 +161,9 @@ async def build_application(settings: Settings) -> Application:
             users=UserCache(sessions),
             guard=guard,
             refresh_expires_in=settings.refresh_expires_in,
+            limits=limits,
+            proxies=TrustedProxies(settings.forwarded_allow_ips),
+            replay_slots=asyncio.Semaphore(settings.max_concurrent_replays),
         )
         engine = Engine(
             app_router,

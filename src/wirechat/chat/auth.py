@@ -6,10 +6,14 @@ Nothing here logs: tokens, passwords and the secret must never reach a log line
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 import secrets
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +22,8 @@ from typing import Any
 import argon2
 import jwt
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from wirechat.chat.errors import RateLimited
 
 __all__ = [
     "SECRET_FILE_NAME",
@@ -33,21 +39,78 @@ __all__ = [
 SECRET_FILE_NAME = "jwt_secret"
 
 
+def _lower_priority() -> None:
+    """Run this worker thread (and the lanes Argon2 starts from it) at the lowest CPU
+    priority: hashing then takes the CPU the event loop leaves, never the reverse."""
+    with contextlib.suppress(AttributeError, OSError):  # not on every platform
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 class PasswordHasher:
     """Argon2id hashing with the cost parameters passed in.
 
     The defaults are argon2-cffi's (RFC 9106 "low memory": 3 passes, 64 MiB, 4 lanes),
-    about 50-100 ms per hash: call :meth:`hash` and :meth:`verify` through
-    ``asyncio.to_thread`` from async code. Tests pass tiny costs.
+    about 50-100 ms per hash. From async code call :meth:`ahash`, :meth:`averify` and
+    :meth:`averify_dummy`: they run in a worker thread, at most ``max_concurrent`` at
+    once, with at most ``max_queued`` more waiting for a slot; a call beyond that is
+    refused at once with :class:`RateLimited`, so a flood of logins cannot build a
+    backlog of CPU work that every later caller waits behind. The worker threads run at
+    the lowest CPU priority, so hashing cannot starve the event loop. Tests pass tiny
+    costs.
     """
 
     def __init__(
-        self, *, time_cost: int = 3, memory_cost: int = 65536, parallelism: int = 4
+        self,
+        *,
+        time_cost: int = 3,
+        memory_cost: int = 65536,
+        parallelism: int = 4,
+        max_concurrent: int = 2,
+        max_queued: int = 16,
     ) -> None:
         self._hasher = argon2.PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
         )
         self._dummy_hash: str | None = None
+        self.max_queued = max_queued
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._waiting = 0
+        self._executor = ThreadPoolExecutor(
+            max_concurrent, thread_name_prefix="argon2", initializer=_lower_priority
+        )
+
+    def check_capacity(self) -> None:
+        """Raise :class:`RateLimited` now if a hash would be refused: lets a caller skip
+        the work before its hash (a database read) when the answer is known."""
+        if self._waiting >= self.max_queued:
+            raise RateLimited(retry_after=1.0)
+
+    async def _offload(self, fn: Any, *args: str) -> Any:
+        self.check_capacity()
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        finally:
+            self._slots.release()
+
+    async def ahash(self, password: str) -> str:
+        """:meth:`hash` off the event loop. Raises RateLimited when all slots are busy."""
+        result: str = await self._offload(self.hash, password)
+        return result
+
+    async def averify(self, hashed: str, password: str) -> bool:
+        """:meth:`verify` off the event loop. Raises RateLimited when all slots are busy."""
+        result: bool = await self._offload(self.verify, hashed, password)
+        return result
+
+    async def averify_dummy(self, password: str) -> bool:
+        """:meth:`verify_dummy` off the event loop. Raises RateLimited like :meth:`averify`."""
+        result: bool = await self._offload(self.verify_dummy, password)
+        return result
 
     def hash(self, password: str) -> str:
         """Return an encoded Argon2id hash of ``password`` (with its own random salt)."""

@@ -193,12 +193,14 @@ class SessionGuard:
 
     async def _run(self, ready: asyncio.Future[None]) -> None:
         delay = 0.05
+        stale = False
         while True:
             try:
                 async with self.broker.subscribe(self.topic) as subscription:
-                    if ready.done():
+                    if stale:
                         await self._resync()
-                    else:
+                        stale = False
+                    if not ready.done():
                         ready.set_result(None)
                     delay = 0.05
                     async for payload in subscription:
@@ -209,11 +211,13 @@ class SessionGuard:
                 return
             except (SubscriptionLost, BrokerError) as exc:
                 logger.warning("sessions: broker subscription lost (%s); resubscribing", exc)
-            except Exception as exc:
-                if not ready.done():
-                    ready.set_exception(exc)
-                    return
+            except Exception:
                 logger.exception("sessions: listener failed; resubscribing")
+            # Endings may be published while unsubscribed: check again once back. The
+            # process serves meanwhile (a broker down at start must not stop it).
+            stale = True
+            if not ready.done():
+                ready.set_result(None)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 

@@ -109,12 +109,26 @@ class Listener:
             self._deliver(item)
             return
         if self._ended is not None:
+            if isinstance(item, _Left):
+                # Left after an overflow: end as left, not as lagged (no catch-up).
+                self._ended = None
+                self._queue.append(_LEFT)
+                waiter = self._waiter
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
             return
         if self.kind == "presence" and item is _PRESENCE and _PRESENCE in self._queue:
             return  # presence signals coalesce: one pending snapshot is enough
         if len(self._queue) >= self.capacity:
+            # Overflow: the events are dropped (the stream catches up from the log), but
+            # a pending "left the room" must survive it, or a user who left would be
+            # re-attached by the catch-up and keep receiving the room.
+            left = _LEFT in self._queue
             self._queue.clear()
-            self._ended = Lagged()
+            if left or isinstance(item, _Left):
+                self._queue.append(_LEFT)
+            else:
+                self._ended = Lagged()
         else:
             self._queue.append(item)
         waiter = self._waiter

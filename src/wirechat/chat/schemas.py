@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -102,16 +103,33 @@ Id = Annotated[int, Strict(), Field(ge=_INT64_MIN, le=_INT64_MAX)]
 Cursor = Annotated[int, Strict(), Field(ge=_INT64_MIN, le=_INT64_MAX)]
 Limit = Annotated[int, Strict(), Field(ge=1, le=100)]
 
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000 (a 500 there), SQLite would cut C strings at it:
+    # refused as a validation error on every database alike.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+_NoNul = AfterValidator(_no_nul)
+
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_]+$")
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH)
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256), _NoNul]
+DisplayName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), _NoNul
 ]
-ClientMessageId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+RoomName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), _NoNul
+]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH),
+    _NoNul,
+]
+ClientMessageId = Annotated[str, StringConstraints(min_length=1, max_length=64), _NoNul]
 
 EventTypeName = Literal["created", "edited", "deleted"]
 

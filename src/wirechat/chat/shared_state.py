@@ -212,6 +212,18 @@ return 0
 """
 
 
+# The same without counting: KEYS[1]; ARGV = now (ms), window (ms), limit.
+_SLIDING_WINDOW_CHECK = """
+local count = redis.call('ZCOUNT', KEYS[1], ARGV[1] - ARGV[2] + 1, '+inf')
+if count >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1] - ARGV[2] + 1, '+inf',
+                            'WITHSCORES', 'LIMIT', 0, 1)
+  return math.max(1, tonumber(oldest[2]) + ARGV[2] - ARGV[1])
+end
+return 0
+"""
+
+
 class RedisRateLimiter:
     """:class:`~wirechat.chat.services.ratelimit.RateLimiter` shared by every process."""
 
@@ -220,6 +232,7 @@ class RedisRateLimiter:
     ) -> None:
         self._keys = _Keys(namespace)
         self._script = client.register_script(_SLIDING_WINDOW)
+        self._check_script = client.register_script(_SLIDING_WINDOW_CHECK)
         self._limit = limit
         self._window_ms = int(window * 1000)
         self._fallback = MemoryRateLimiter(limit, window)
@@ -234,6 +247,19 @@ class RedisRateLimiter:
         except RedisError as exc:
             logger.warning("rate limit check in Redis failed (%s); limiting per process", exc)
             await self._fallback.hit(key)
+            return
+        if int(wait_ms) > 0:
+            raise RateLimited(int(wait_ms) / 1000)
+
+    async def check(self, key: str) -> None:
+        now_ms = int(time.time() * 1000)
+        try:
+            wait_ms = await self._check_script(
+                keys=[self._keys.rate(key)], args=[now_ms, self._window_ms, self._limit]
+            )
+        except RedisError as exc:
+            logger.warning("rate limit check in Redis failed (%s); limiting per process", exc)
+            await self._fallback.check(key)
             return
         if int(wait_ms) > 0:
             raise RateLimited(int(wait_ms) / 1000)

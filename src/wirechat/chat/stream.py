@@ -19,11 +19,14 @@ subscriber per event.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
 
 import orjson
 
 from wirechat.chat.deps import Deps
+from wirechat.chat.errors import Forbidden
 from wirechat.chat.hub import EventRecord, Lagged, Listener
 from wirechat.chat.store import EventLog, event_pages
 from wirechat.rpc import Emit, PushSource, Tracked
@@ -35,11 +38,36 @@ class _Gap(Exception):
     """A live event is not the next one: fill from the log before going on."""
 
 
-async def replay(log: EventLog, room_id: int, after_seq: int) -> AsyncGenerator[EventRecord, None]:
-    """Stored events after ``after_seq``, page by page, in ``seq`` order."""
-    async for page in event_pages(log, room_id, after_seq):
-        for seq, payload in page:
-            yield EventRecord(seq, payload)
+_SLICE = 25
+"""Events emitted between two yields to the event loop during a replay."""
+
+
+async def replay(
+    log: EventLog, room_id: int, after_seq: int, slots: asyncio.Semaphore | None = None
+) -> AsyncGenerator[EventRecord, None]:
+    """Stored events after ``after_seq``, page by page, in ``seq`` order.
+
+    A page read on SQLite runs on the event loop, and emitting a page of long messages
+    costs more than reading it; so a replay yields to the loop every few events and
+    holds one of ``slots`` (shared by every replay of the process) from reading a page
+    until its last event is out. However many replays run at once, the loop is then
+    held by at most ``slots`` slices between two other tasks, and a replay whose
+    subscription was cancelled (its connection gone) stops at the next yield.
+    """
+    pages = event_pages(log, room_id, after_seq)
+    try:
+        while True:
+            async with slots or contextlib.nullcontext():
+                page = await anext(pages, None)
+                if page is None:
+                    return
+                for i, (seq, payload) in enumerate(page, start=1):
+                    yield EventRecord(seq, payload)
+                    if i % _SLICE == 0:
+                        await asyncio.sleep(0)
+            await asyncio.sleep(0)
+    finally:
+        await pages.aclose()
 
 
 class MessageStream(PushSource[Tracked[orjson.Fragment]]):
@@ -76,7 +104,9 @@ class MessageStream(PushSource[Tracked[orjson.Fragment]]):
 
         try:
             while True:
-                async for record in replay(deps.store, self.room_id, self.delivered):
+                async for record in replay(
+                    deps.store, self.room_id, self.delivered, deps.replay_slots
+                ):
                     self.delivered = record.seq
                     replayed.inc()
                     emit(record.tracked)
@@ -86,8 +116,14 @@ class MessageStream(PushSource[Tracked[orjson.Fragment]]):
                 except _Gap:
                     continue
                 except Lagged:
-                    # Fell behind while replaying: attach anew and catch up from the log.
+                    # Fell behind while replaying: attach anew and catch up from the log,
+                    # if still a member (a "left" signal may have been lost with the
+                    # overflow on another process's side of the broker).
                     self.listener.close()
+                    try:
+                        await deps.store.require_member(self.room_id, self.user_id)
+                    except Forbidden:
+                        return
                     self.listener = await deps.hub.attach(self.room_id, self.user_id, "events")
         finally:
             self.listener.close()

@@ -229,7 +229,7 @@ class HTTPLink:
         if sub.last_event_id is not None:
             headers["last-event-id"] = sub.last_event_id
         url = procedure_url(self.url, sub.path, query)
-        progressed = False
+        connected = data_seen = False
         try:
             async with self._http.stream(
                 "GET", url, headers=headers, timeout=httpx.Timeout(30.0, read=None)
@@ -264,28 +264,33 @@ class HTTPLink:
                             if kind == "message":
                                 tracked = event.id or None
                                 sub.on_data(Event(orjson.loads(event.data), tracked))
-                                progressed = True
+                                data_seen = True
                             elif kind == "connected":
+                                # A later `connected` only updates the options: wirechat
+                                # sends one before closing a stream to ask for a prompt
+                                # reconnect with fresh credentials.
                                 inactivity = _inactivity(event.data)
                                 if inactivity is not None:
                                     deadline.reschedule(loop.time() + inactivity)
-                                sub.on_started()
+                                if not connected:
+                                    connected = True
+                                    sub.on_started()
                             elif kind == "return":
                                 sub.on_complete()
                                 return True
                             elif kind == "serialized-error":
                                 error = TRPCClientError.from_shape(orjson.loads(event.data))
                                 if is_retryable(error):
-                                    raise _Retry(progressed)
+                                    raise _Retry(data_seen)
                                 sub.on_error(error)
                                 return True
                             elif kind == "restore-id" and event.id:
                                 sub.last_event_id = event.id
                 except TimeoutError:
-                    raise _Retry(progressed) from None
-                raise _Retry(progressed)
+                    raise _Retry(connected or data_seen) from None
+                raise _Retry(connected or data_seen)
         except (httpx.HTTPError, OSError, orjson.JSONDecodeError):
-            raise _Retry(progressed) from None
+            raise _Retry(connected or data_seen) from None
 
     async def aclose(self) -> None:
         for sub in list(self._streams):
@@ -311,7 +316,8 @@ class _Abort:
 
 
 class _Retry(Exception):
-    """The stream ended without ``return``: open it again (``progressed``: data came)."""
+    """The stream ended without ``return``: open it again; ``progressed`` (it was
+    connected, or data came) makes the next attempt immediate, else the backoff grows."""
 
     def __init__(self, progressed: bool) -> None:
         self.progressed = progressed

@@ -9,6 +9,7 @@ selects aiosqlite), and PostgreSQL through asyncpg. Callers build one engine at 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -105,13 +106,18 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             and not parsed.database.startswith("file:")
         ):
             # SQLite creates the file but not its directory; "unable to open database file"
-            # would not say which.
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = _create_async_engine(parsed, echo=echo)
+            # would not say which. Both are private to the server's user: SQLite would
+            # create the file world-readable (its -wal and -shm files copy its mode).
+            database = Path(parsed.database)
+            database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+        engine = _create_async_engine(parsed, echo=echo, hide_parameters=True)
         _install_sqlite_hooks(engine)
         return engine
     # pre_ping: a pooled connection outliving a PostgreSQL restart is replaced, not failed.
-    return _create_async_engine(parsed, echo=echo, pool_pre_ping=True)
+    # hide_parameters: an error logged with its statement must not carry user data
+    # (message texts, password hashes) into the log.
+    return _create_async_engine(parsed, echo=echo, pool_pre_ping=True, hide_parameters=True)
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:

@@ -58,6 +58,9 @@ class Engine(Generic[CtxT]):
         self.transformer = transformer
         """How values are wrapped on the wire (tRPC's ``transformer``); None: plain JSON."""
         self._dates: dict[str, Any] = {}
+        if transformer is not None:
+            for path in router:  # read the output types now, not during a first call
+                self.output_dates(path)
 
     async def create_context(self, info: RequestInfo) -> CtxT:
         """Run the application's context factory; any failure becomes an RPCError."""

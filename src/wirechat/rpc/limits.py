@@ -27,6 +27,8 @@ class Limits:
     ``max_buffered_bytes``: output produced and not yet written, per connection;
     ``max_stream_setups``: subscriptions being set up at once on one connection;
     more wait their turn, and past ten times as many waiting: TOO_MANY_REQUESTS;
+    ``max_calls_in_flight``: queries and mutations running at once on one WebSocket
+    (requests waiting for the context included); one more is TOO_MANY_REQUESTS;
     ``ping_interval`` / ``pong_timeout``: WebSocket keep-alive (§3.9).
     """
 
@@ -35,6 +37,7 @@ class Limits:
     max_subscriptions: int = 100
     max_buffered_bytes: int = 8 * 1024 * 1024
     max_stream_setups: int = 10
+    max_calls_in_flight: int = 64
     ping_interval: float | None = 30.0
     pong_timeout: float = 5.0
 

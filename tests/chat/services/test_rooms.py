@@ -80,14 +80,16 @@ class TestOpenDirect:
         assert len({room.id for room in results}) == 1
         assert all(room.member_count == 2 for room in results)
 
-    async def test_brings_back_a_user_who_left(
+    async def test_does_not_bring_back_a_user_who_left_until_they_open_it(
         self, sessions: SessionFactory, make_user: MakeUser
     ) -> None:
         alice, bob = await make_user("alice"), await make_user("bob")
         room = await rooms.open_direct(sessions, user_id=alice.id, other_id=bob.id)
         await rooms.leave(sessions, room_id=room.id, user_id=bob.id)
         again = await rooms.open_direct(sessions, user_id=alice.id, other_id=bob.id)
-        assert (again.id, again.member_count) == (room.id, 2)
+        assert (again.id, again.member_count) == (room.id, 1)
+        back = await rooms.open_direct(sessions, user_id=bob.id, other_id=alice.id)
+        assert (back.id, back.member_count) == (room.id, 2)
 
     async def test_with_yourself_is_a_validation_error(
         self, sessions: SessionFactory, make_user: MakeUser

@@ -3,10 +3,18 @@ connection's token, log out, log out everywhere, change the password)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from wirechat.chat import schemas
 from wirechat.chat.auth import TokenClaims
 from wirechat.chat.context import AuthedContext, Context, context_for
-from wirechat.chat.errors import Forbidden, RefreshReused, SessionRefused
+from wirechat.chat.errors import (
+    Forbidden,
+    InvalidCredentials,
+    RateLimited,
+    RefreshReused,
+    SessionRefused,
+)
 from wirechat.chat.guard import SESSION_ENDED
 from wirechat.chat.routers.base import authed, public
 from wirechat.chat.services import accounts
@@ -16,8 +24,14 @@ from wirechat.rpc import Router
 __all__ = ["auth_router"]
 
 
+def _client_ip(ctx: Context) -> str:
+    return ctx.deps.proxies.client_ip(ctx.info.peer, ctx.info.headers)
+
+
 async def register(ctx: Context, input: schemas.RegisterInput) -> schemas.AuthResult:
     d = ctx.deps
+    await d.limits.register.hit(f"register:{_client_ip(ctx)}")
+    d.hasher.check_capacity()
     return await accounts.register(
         d.sessions,
         d.hasher,
@@ -30,15 +44,26 @@ async def register(ctx: Context, input: schemas.RegisterInput) -> schemas.AuthRe
 
 
 async def login(ctx: Context, input: schemas.LoginInput) -> schemas.AuthResult:
+    """Limited per client address, and per username once it has failed too often (a
+    password guesser spread over several addresses still gets a bounded number of tries)."""
     d = ctx.deps
-    return await accounts.login(
-        d.sessions,
-        d.hasher,
-        d.tokens,
-        username=input.username,
-        password=input.password,
-        refresh_expires_in=d.refresh_expires_in,
-    )
+    await d.limits.login.hit(f"login:{_client_ip(ctx)}")
+    failed_key = f"login-failed:{input.username.lower()}"
+    await d.limits.failed_logins.check(failed_key)
+    d.hasher.check_capacity()
+    try:
+        return await accounts.login(
+            d.sessions,
+            d.hasher,
+            d.tokens,
+            username=input.username,
+            password=input.password,
+            refresh_expires_in=d.refresh_expires_in,
+        )
+    except InvalidCredentials:
+        with contextlib.suppress(RateLimited):
+            await d.limits.failed_logins.hit(failed_key)
+        raise
 
 
 async def me(ctx: AuthedContext, input: None) -> schemas.User:

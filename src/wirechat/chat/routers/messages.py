@@ -57,6 +57,7 @@ async def list_(ctx: AuthedContext, input: schemas.ListMessagesInput) -> Message
 
 
 async def edit(ctx: AuthedContext, input: schemas.EditMessageInput) -> schemas.Message:
+    await ctx.deps.limits.edits.hit(f"edit:{ctx.user_id}")
     result = await ctx.deps.store.edit(
         message_id=input.message_id, user_id=ctx.user_id, text=input.text
     )
@@ -64,6 +65,7 @@ async def edit(ctx: AuthedContext, input: schemas.EditMessageInput) -> schemas.M
 
 
 async def delete(ctx: AuthedContext, input: schemas.DeleteMessageInput) -> schemas.Message:
+    await ctx.deps.limits.edits.hit(f"edit:{ctx.user_id}")
     result = await ctx.deps.store.delete(message_id=input.message_id, user_id=ctx.user_id)
     return await _publish(ctx.deps, result)
 

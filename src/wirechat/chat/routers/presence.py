@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
 from wirechat.chat.deps import Deps
+from wirechat.chat.errors import Forbidden
 from wirechat.chat.hub import Lagged, Listener
 from wirechat.chat.routers.base import authed
 from wirechat.rpc import Router, WireType
@@ -39,6 +40,11 @@ async def _presence_events(
                 return
             except Lagged:
                 listener.close()
+                # Re-attach only a member: a "left" signal may have gone with the overflow.
+                try:
+                    await deps.store.require_member(room_id, listener.user_id)
+                except Forbidden:
+                    return
                 listener = await deps.hub.attach(room_id, listener.user_id, "presence")
             current = await snapshot(deps, room_id)
     finally:

@@ -12,6 +12,7 @@ __all__ = ["rooms_router"]
 
 
 async def create(ctx: AuthedContext, input: schemas.CreateRoomInput) -> schemas.Room:
+    await ctx.deps.limits.rooms.hit(f"rooms:{ctx.user_id}")
     return await rooms.create(
         ctx.deps.sessions,
         owner_id=ctx.user_id,
@@ -22,6 +23,7 @@ async def create(ctx: AuthedContext, input: schemas.CreateRoomInput) -> schemas.
 
 
 async def open_direct(ctx: AuthedContext, input: schemas.OpenDirectInput) -> schemas.Room:
+    await ctx.deps.limits.rooms.hit(f"rooms:{ctx.user_id}")
     return await rooms.open_direct(ctx.deps.sessions, user_id=ctx.user_id, other_id=input.user_id)
 
 
@@ -37,10 +39,12 @@ async def list_public(
 
 
 async def join(ctx: AuthedContext, input: schemas.RoomIdInput) -> schemas.Room:
+    await ctx.deps.limits.rooms.hit(f"rooms:{ctx.user_id}")
     return await rooms.join(ctx.deps.sessions, room_id=input.room_id, user_id=ctx.user_id)
 
 
 async def leave(ctx: AuthedContext, input: schemas.RoomIdInput) -> schemas.Ok:
+    await ctx.deps.limits.rooms.hit(f"rooms:{ctx.user_id}")
     result = await rooms.leave(ctx.deps.sessions, room_id=input.room_id, user_id=ctx.user_id)
     # End this user's streams of the room on every process (api.md: membership is
     # checked on every stream).
@@ -49,6 +53,7 @@ async def leave(ctx: AuthedContext, input: schemas.RoomIdInput) -> schemas.Ok:
 
 
 async def add_member(ctx: AuthedContext, input: schemas.AddMemberInput) -> schemas.Room:
+    await ctx.deps.limits.rooms.hit(f"rooms:{ctx.user_id}")
     return await rooms.add_member(
         ctx.deps.sessions, room_id=input.room_id, actor_id=ctx.user_id, user_id=input.user_id
     )

@@ -21,6 +21,7 @@ TypingEventWire = Annotated[orjson.Fragment, WireType(schemas.TypingEvent)]
 
 async def set_typing(ctx: AuthedContext, input: schemas.SetTypingInput) -> schemas.Ok:
     d = ctx.deps
+    await d.limits.typing.hit(f"typing:{ctx.user_id}:{input.room_id}")
     await d.store.require_member(input.room_id, ctx.user_id)
     user = await d.users.get(ctx.user_id)
     event = {

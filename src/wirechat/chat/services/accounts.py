@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -62,6 +61,7 @@ async def register(
 
     Raises:
         Conflict: the username is taken, ignoring case.
+        RateLimited: too many password hashes are running already.
     """
     lower = username.lower()
     # Checked before hashing so a taken name costs no Argon2 time; the unique index
@@ -69,7 +69,7 @@ async def register(
     async with transaction(sessions) as session:
         if await session.scalar(select(models.User.id).where(models.User.username_lower == lower)):
             raise Conflict(_TAKEN)
-    password_hash = await asyncio.to_thread(hasher.hash, password)
+    password_hash = await hasher.ahash(password)
     user = models.User(
         username=username,
         username_lower=lower,
@@ -101,18 +101,19 @@ async def login(
 
     Raises:
         InvalidCredentials: unknown username or wrong password.
+        RateLimited: too many password hashes are running already.
     """
     async with transaction(sessions) as session:
         user = await session.scalar(
             select(models.User).where(models.User.username_lower == username.lower())
         )
     if user is None:
-        await asyncio.to_thread(hasher.verify_dummy, password)
+        await hasher.averify_dummy(password)
         raise InvalidCredentials()
-    if not await asyncio.to_thread(hasher.verify, user.password_hash, password):
+    if not await hasher.averify(user.password_hash, password):
         raise InvalidCredentials()
     if hasher.needs_rehash(user.password_hash):
-        new_hash = await asyncio.to_thread(hasher.hash, password)
+        new_hash = await hasher.ahash(password)
         async with transaction(sessions, write=True) as session:
             await session.execute(
                 update(models.User).where(models.User.id == user.id).values(password_hash=new_hash)
@@ -142,9 +143,9 @@ async def change_password(
         user = await session.get(models.User, user_id)
     if user is None:
         raise NotFound("user")
-    if not await asyncio.to_thread(hasher.verify, user.password_hash, current_password):
+    if not await hasher.averify(user.password_hash, current_password):
         raise Forbidden("the current password is wrong")
-    new_hash = await asyncio.to_thread(hasher.hash, new_password)
+    new_hash = await hasher.ahash(new_password)
     # One transaction: a new password never leaves the old sessions standing.
     async with transaction(sessions, write=True) as session:
         await session.execute(

@@ -1,15 +1,21 @@
-"""Per-key rate limiting (api.md "Limits": 30 messages per user per 10 s by default)."""
+"""Per-key rate limiting (api.md "Limits": 30 messages per user per 10 s by default).
+
+Besides ``messages.send``, every call that writes or fans out has its own limit
+(:class:`RateLimits`), as have registration and login per client address and failed
+logins per username (docs/reliability.md).
+"""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from wirechat.chat.errors import RateLimited
 
-__all__ = ["MemoryRateLimiter", "RateLimiter"]
+__all__ = ["MemoryRateLimiter", "RateLimiter", "RateLimits"]
 
 
 class RateLimiter(Protocol):
@@ -22,6 +28,35 @@ class RateLimiter(Protocol):
             RateLimited: the key is over its limit; the call was not counted.
         """
         ...
+
+    async def check(self, key: str) -> None:
+        """Raise :class:`RateLimited` if ``key`` is over its limit, without counting.
+
+        For limits counted only after the fact (failed logins): check first, then
+        :meth:`hit` when the call turns out to count.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """The limiters of the calls other than ``messages.send``, one per kind of call.
+
+    Keys are prefixed by kind (``edit:<user>``), so limiters may share a store.
+    """
+
+    edits: RateLimiter
+    """``messages.edit`` / ``messages.delete``, per user."""
+    rooms: RateLimiter
+    """Room membership and creation calls, per user."""
+    typing: RateLimiter
+    """``typing.set``, per user and room."""
+    register: RateLimiter
+    """``auth.register``, per client address."""
+    login: RateLimiter
+    """``auth.login``, per client address."""
+    failed_logins: RateLimiter
+    """Failed ``auth.login``, per lower-cased username."""
 
 
 class MemoryRateLimiter:
@@ -62,6 +97,17 @@ class MemoryRateLimiter:
         if len(hits) >= self._limit:
             raise RateLimited(retry_after=hits[0] + self._window - now)
         hits.append(now)
+
+    async def check(self, key: str) -> None:
+        """Raise :class:`RateLimited` when ``key`` is over the limit; count nothing."""
+        now = self._clock()
+        hits = self._hits.get(key)
+        if hits is None:
+            return
+        while hits and hits[0] <= now - self._window:
+            hits.popleft()
+        if len(hits) >= self._limit:
+            raise RateLimited(retry_after=hits[0] + self._window - now)
 
     def _sweep(self, now: float) -> None:
         self._until_sweep = self._limit * 100

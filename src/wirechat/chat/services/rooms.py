@@ -129,10 +129,12 @@ async def open_direct(sessions: SessionFactory, *, user_id: int, other_id: int) 
     """Return the direct room of two users, creating it on first use (``rooms.openDirect``).
 
     Every call, in either order and concurrently, returns the same room: the unique
-    ``direct_key`` lets one creation win and the others retry and find it. Both users
-    are (again) members afterwards, so a user who left gets the conversation back.
-    The room is private; its owner is whoever opened it first; its name lists both
-    usernames by user id order.
+    ``direct_key`` lets one creation win and the others retry and find it. Creating it
+    makes both users members. Afterwards a call re-adds only the caller: a user who
+    left stays out (and stops receiving the conversation) until they open it again
+    themselves; the other side's messages meanwhile reach nobody else. The room is
+    private; its owner is whoever opened it first (which gives no say over the other's
+    messages); its name lists both usernames by user id order.
 
     Raises:
         ValidationFailed: ``other_id`` is the caller (a direct room has two members).
@@ -167,20 +169,22 @@ async def open_direct(sessions: SessionFactory, *, user_id: int, other_id: int) 
                 )
                 session.add(room)
                 await session.flush()
-                present: set[int] = set()
-            else:
-                present = set(
-                    await session.scalars(
-                        select(RoomMember.user_id).where(RoomMember.room_id == room.id)
-                    )
+                session.add_all(
+                    RoomMember(room_id=room.id, user_id=member, joined_at=now)
+                    for member in (user_id, other_id)
                 )
-            session.add_all(
-                RoomMember(room_id=room.id, user_id=member, joined_at=now)
-                for member in (user_id, other_id)
-                if member not in present
+                await session.flush()
+                return room_out(room, 2)
+            present = set(
+                await session.scalars(
+                    select(RoomMember.user_id).where(RoomMember.room_id == room.id)
+                )
             )
-            await session.flush()
-        return room_out(room, 2)
+            if user_id not in present:
+                session.add(RoomMember(room_id=room.id, user_id=user_id, joined_at=now))
+                await session.flush()
+                present.add(user_id)
+        return room_out(room, len(present))
 
     return await retry_on_conflict(attempt)
 

@@ -9,6 +9,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 
 from wirechat.chat import schemas
+from wirechat.chat.errors import ValidationFailed
 from wirechat.chat.models import utc_now
 from wirechat.chat.store import transactions
 from wirechat.chat.store.base import EVENT_PAGE, EventRow, MessageResult
@@ -54,9 +55,14 @@ class ProgramStore(ABC):
             # A concurrent retry won the insert race: answer with its message.
             if client_message_id is None:
                 raise
-            stored = await self._read(transactions.by_client_id(author_id, client_message_id))
+            stored = await self._read(
+                transactions.by_client_id(room_id, author_id, client_message_id)
+            )
             if stored is None:
-                raise
+                # The (author, clientMessageId) index is per author, not per room.
+                raise ValidationFailed(
+                    ("clientMessageId",), "already used for a message in another room"
+                ) from None
             return MessageResult(stored, None)
 
     async def edit(self, *, message_id: int, user_id: int, text: str) -> MessageResult:

@@ -106,13 +106,25 @@ _BY_CLIENT_ID = (
     .where(
         Message.author_id == bindparam("author_id"),
         Message.client_message_id == bindparam("client_message_id"),
+        # A clientMessageId answers for its own room only: the same id sent to another
+        # room is not a retry of this message (and must not reveal it).
+        Message.room_id == bindparam("room_id"),
     )
 )
 
 
-def by_client_id(author_id: int, client_message_id: str) -> Program[schemas.Message | None]:
-    """The message ``author_id`` stored with ``client_message_id``, if any."""
-    rows = yield _BY_CLIENT_ID, {"author_id": author_id, "client_message_id": client_message_id}
+def by_client_id(
+    room_id: int, author_id: int, client_message_id: str
+) -> Program[schemas.Message | None]:
+    """The message ``author_id`` stored in ``room_id`` with ``client_message_id``, if any."""
+    rows = yield (
+        _BY_CLIENT_ID,
+        {
+            "room_id": room_id,
+            "author_id": author_id,
+            "client_message_id": client_message_id,
+        },
+    )
     return message_schema(rows[0][1:], rows[0][0]) if rows else None
 
 
@@ -120,7 +132,7 @@ def find_sent(
     room_id: int, author_id: int, client_message_id: str
 ) -> Program[schemas.Message | None]:
     yield from membership(room_id, author_id)
-    return (yield from by_client_id(author_id, client_message_id))
+    return (yield from by_client_id(room_id, author_id, client_message_id))
 
 
 _AUTHOR = select(User.id, User.username, User.display_name).where(User.id == bindparam("user_id"))
@@ -173,7 +185,7 @@ def send(
     """
     yield from membership(room_id, author_id)
     if client_message_id is not None:
-        stored = yield from by_client_id(author_id, client_message_id)
+        stored = yield from by_client_id(room_id, author_id, client_message_id)
         if stored is not None:
             return MessageResult(stored, None)
     authors = yield _AUTHOR, {"user_id": author_id}
@@ -247,13 +259,23 @@ def edit(message_id: int, user_id: int, text: str, now: datetime) -> Program[Mes
     return MessageResult(edited, StoredEvent(room_id, seq, "edited", edited))
 
 
+_IS_DIRECT = select(Room.is_direct).where(Room.id == bindparam("room_id"))
+_NOT_YOURS = "only the author or the room owner can delete a message"
+
+
 def delete(message_id: int, user_id: int, now: datetime) -> Program[MessageResult]:
     """The row stays with its text erased and ``deleted_at`` set; deleting it again
     changes nothing and appends no event."""
     room_id, message = yield from _locked_message(message_id)
     owner_id = yield from membership(room_id, user_id)
     if user_id not in (message.author.id, owner_id):
-        raise Forbidden("only the author or the room owner can delete a message")
+        raise Forbidden(_NOT_YOURS)
+    if user_id != message.author.id:
+        # In a direct room the "owner" is only whoever opened it first: neither side
+        # may delete the other's messages.
+        direct = yield _IS_DIRECT, {"room_id": room_id}
+        if direct and direct[0][0]:
+            raise Forbidden(_NOT_YOURS)
     if message.deleted_at is not None:
         return MessageResult(message, None)
     yield _DELETE, {"message_id": message_id, "at": now}

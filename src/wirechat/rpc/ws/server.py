@@ -50,6 +50,7 @@ class _Connection(WSListener):
         self._fragments: list[bytes] = []
         self._fragment_bytes = 0
         self._fragment_type = WSMsgType.TEXT
+        self._release: Callable[[], None] | None = None
 
     # picows callbacks ------------------------------------------------------------
 
@@ -63,6 +64,13 @@ class _Connection(WSListener):
         query = dict(parse_qsl(raw_path.partition("?")[2], keep_blank_values=True))
         headers = {k.lower(): v for k, v in self.request.headers.items()}
         info = RequestInfo("ws", headers, query, self.peer)
+        if self.server.admit is not None:
+            self._release = self.server.admit(info)
+            if self._release is None:
+                # Over a connection cap: a clear code, and no session is ever built.
+                transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too many connections")
+                transport.disconnect()
+                return
         self.session = WSSession(
             self.server.engine,
             info,
@@ -97,6 +105,9 @@ class _Connection(WSListener):
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.server.connections.discard(self)
+        if self._release is not None:
+            self._release()
+            self._release = None
         session = self.session
         if session is None:
             return
@@ -165,8 +176,14 @@ class WSServer:
         port: int = 3001,
         limits: Limits | None = None,
         on_change: Callable[[int], None] = lambda delta: None,
+        handshake_timeout: float | None = 10.0,
+        admit: Callable[[RequestInfo], Callable[[], None] | None] | None = None,
     ) -> None:
+        """``admit(info)`` is asked for each new connection: it returns the function to
+        call when the connection ends, or None to refuse it (close 1013)."""
         self.engine = engine
+        self.handshake_timeout = handshake_timeout
+        self.admit = admit
         self.host = host
         self.port = port
         self.limits = limits or Limits()
@@ -185,7 +202,7 @@ class WSServer:
             # A frame over the message limit is refused by picows with 1009.
             max_frame_size=self.limits.max_message_bytes,
             enable_auto_pong=True,
-            websocket_handshake_timeout=10,
+            websocket_handshake_timeout=self.handshake_timeout,
         )
         sock = self._server.sockets[0].getsockname() if self._server.sockets else None
         if sock is not None:

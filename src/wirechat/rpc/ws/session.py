@@ -309,7 +309,16 @@ class WSSession(Connection):
             elif isinstance(event, Pong):
                 pass
             elif isinstance(event, Request):
-                if self._runner is not None:
+                if event.method != "subscription" and self._calls_over_limit():
+                    self._send_call_error(
+                        event,
+                        RPCError(
+                            ErrorCode.TOO_MANY_REQUESTS,
+                            f"Too many calls in flight on one connection "
+                            f"(limit {self.limits.max_calls_in_flight})",
+                        ),
+                    )
+                elif self._runner is not None:
                     self._dispatch(event)
                 else:
                     self._queued.append(event)
@@ -321,6 +330,11 @@ class WSSession(Connection):
                 too_many = RPCError(ErrorCode.BAD_REQUEST, "Batch call exceeds maximum size")
                 for rid in event.ids or (None,):
                     self.send(self._error_frame(rid, False, too_many))
+
+    def _calls_over_limit(self) -> bool:
+        # Requests waiting for the context count too: they all start once it is ready.
+        waiting = sum(1 for r in self._queued if r.method != "subscription")
+        return len(self._calls) + waiting >= self.limits.max_calls_in_flight
 
     def _on_connection_params(self, params: ConnectionParams) -> None:
         info = self.info
