@@ -7,7 +7,9 @@
 - ``cluster``: ``cluster(n, **env)`` starts ``n`` processes on free ports on that
   database and Redis; every process still running is stopped after the test.
 - ``redis_admin``: a separate Redis connection for the test itself (CLIENT KILL,
-  restarts); ``wirechat:*`` keys are deleted at the start of each module.
+  restarts). It deletes no keys: every module's processes keep theirs under their own
+  namespace (derived from the module's fresh database), and other runs using the same
+  Redis meanwhile (another checkout, CI) must not lose theirs.
 
 PostgreSQL or Redis unreachable: the tests are skipped, or fail when ``CI`` is set.
 """
@@ -141,15 +143,12 @@ def redis_client() -> Any:
 
 @pytest.fixture(scope="module")
 def redis_admin() -> Iterator[Any]:
-    """A Redis connection of the test's own; ``wirechat:*`` keys deleted first."""
+    """A Redis connection of the test's own."""
     client = redis_client()
     try:
         client.ping()
     except Exception as exc:
         _unavailable(f"Redis at {REDIS_HOST}:{REDIS_PORT} unreachable: {type(exc).__name__}: {exc}")
-    keys = list(client.scan_iter(match="wirechat:*", count=1000))
-    if keys:
-        client.delete(*keys)
     yield client
     client.close()
 

@@ -80,6 +80,7 @@ export function createClients(signedIn: boolean, onEnded?: () => void): Clients 
   }
 
   let opened = false;
+  let closed = false; // a closed client's late socket events must not touch the badge
   setConnectionStatus("connecting");
   const wsClient = createWSClient({
     url: webSocketUrl(),
@@ -88,11 +89,11 @@ export function createClients(signedIn: boolean, onEnded?: () => void): Clients 
       return token ? { token } : null;
     },
     onOpen() {
-      setConnectionStatus(opened ? "resumed" : "connected");
+      if (!closed) setConnectionStatus(opened ? "resumed" : "connected");
       opened = true;
     },
     onClose() {
-      setConnectionStatus(opened ? "reconnecting" : "connecting");
+      if (!closed) setConnectionStatus(opened ? "reconnecting" : "connecting");
     },
   });
   const links: TRPCLink<AppRouter>[] = [
@@ -107,10 +108,10 @@ export function createClients(signedIn: boolean, onEnded?: () => void): Clients 
     queryClient,
     trpcClient,
     close(logout = false) {
+      closed = true;
       const done = () => {
         void wsClient.close();
         queryClient.clear();
-        setConnectionStatus("offline");
       };
       if (logout) trpcClient.auth.logout.mutate().then(done, done);
       else done();

@@ -116,7 +116,10 @@ async def build_application(settings: Settings) -> Application:
             )
             stack.push_async_callback(redis_client.aclose)
             shared = RedisPresence(
-                redis_client, on_change=hub.publish_presence, namespace=namespace
+                redis_client,
+                on_change=hub.publish_presence,
+                namespace=namespace,
+                watched_rooms=hub.rooms,
             )
             shared.start()
             presence = shared

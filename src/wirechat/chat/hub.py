@@ -358,6 +358,10 @@ class RoomHub:
     def topic(self, room_id: int) -> str:
         return f"{self.namespace}room:{room_id}"
 
+    def rooms(self) -> list[int]:
+        """The rooms this process has listeners in (of any kind)."""
+        return list(self.channels)
+
     async def attach(self, room_id: int, user_id: int, kind: ListenerKind) -> Listener:
         """A listener that receives everything published to the room from now on.
 

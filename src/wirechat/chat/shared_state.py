@@ -9,6 +9,13 @@ first live process to notice removes the dead process's fields and announces a
 presence change in each of its rooms, so a crashed process's users go offline
 within ``dead_after`` + ``heartbeat`` seconds (25 s by default).
 
+Redis may lose these keys (a restart without persistence, a flush, an eviction). Then a
+dead process can no longer be swept, since its entry is gone, and nobody would tell the
+subscribers that its users went offline: their last snapshot would stand forever. So
+each process notices when its own heartbeat entry had vanished, puts its fields back and
+announces a change in every room it holds users in or watches, which makes every
+subscriber read the presence again.
+
 Rate limits: a sliding-window log per key in a sorted set, checked and updated
 atomically by one Lua script, so the limit holds across processes.
 
@@ -25,6 +32,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -66,6 +74,7 @@ class RedisPresence:
         heartbeat: float = 5.0,
         dead_after: float = 20.0,
         namespace: str = "",
+        watched_rooms: Callable[[], Iterable[int]] = tuple,
     ) -> None:
         self.client = client
         self.keys = _Keys(namespace)
@@ -73,7 +82,14 @@ class RedisPresence:
         self.heartbeat = heartbeat
         self.dead_after = dead_after
         self.on_change = on_change
-        """``async on_change(room_id)``: announce a change (called for dead processes)."""
+        """``async on_change(room_id)``: announce a change (called for dead processes,
+        and in every room of this process when Redis lost its keys)."""
+        self.watched_rooms = watched_rooms
+        """The rooms this process has presence subscribers in (re-announced after a loss)."""
+        self._registered = False
+        """Whether our heartbeat entry was ever written: its absence after that is a loss."""
+        self._announce_pending = False
+        """A loss was noticed and not announced yet (the next heartbeat does it)."""
         self._local: Counter[tuple[int, int]] = Counter()
         self._task: asyncio.Task[None] | None = None
 
@@ -98,17 +114,44 @@ class RedisPresence:
 
     async def _beat_once(self) -> None:
         now = time.time()
-        await self.client.zadd(self.keys.procs, {self.proc: now})
+        if self._lost(await self.client.zadd(self.keys.procs, {self.proc: now})):
+            self._announce_pending = True
         # Re-assert our fields: they may have been swept while Redis was unreachable.
+        await self._reassert()
+        if self._announce_pending:
+            await self._announce_all()
+            self._announce_pending = False  # else the next beat tries again
+        dead = await self.client.zrangebyscore(self.keys.procs, "-inf", now - self.dead_after)
+        for raw in dead:
+            await self._sweep(raw.decode() if isinstance(raw, bytes) else str(raw))
+
+    async def _reassert(self) -> None:
         if self._local:
             pipe = self.client.pipeline(transaction=False)
             for room_id, user_id in self._local:
                 pipe.hset(self.keys.room(room_id), f"{self.proc}:{user_id}", 1)
                 pipe.sadd(self.keys.proc_rooms(self.proc), room_id)
             await pipe.execute()
-        dead = await self.client.zrangebyscore(self.keys.procs, "-inf", now - self.dead_after)
-        for raw in dead:
-            await self._sweep(raw.decode() if isinstance(raw, bytes) else str(raw))
+
+    def _lost(self, added: object) -> bool:
+        """Whether writing our heartbeat entry created it although it had been written
+        before: Redis lost our keys, and with them maybe a dead process's entry."""
+        lost = bool(added) and self._registered
+        self._registered = True
+        return lost
+
+    async def _announce_all(self) -> None:
+        """After a loss: presence may have changed in any room this process knows of
+        (a dead process's users are gone and will never be swept), so every subscriber
+        of those rooms must read it again."""
+        rooms = {room_id for room_id, _ in self._local} | set(self.watched_rooms())
+        logger.warning(
+            "presence: Redis lost this process's heartbeat; announcing %d rooms again",
+            len(rooms),
+        )
+        if self.on_change is not None:
+            for room_id in sorted(rooms):
+                await self.on_change(room_id)
 
     async def _sweep(self, proc: str) -> None:
         """Remove a dead process's presence and announce the change in its rooms."""
@@ -136,7 +179,10 @@ class RedisPresence:
             pipe.zadd(self.keys.procs, {self.proc: time.time()})
             pipe.hset(self.keys.room(room_id), f"{self.proc}:{user_id}", 1)
             pipe.sadd(self.keys.proc_rooms(self.proc), room_id)
-            await pipe.execute()
+            added, *_ = await pipe.execute()
+            if self._lost(added):
+                # The heartbeat will find its entry in place: tell it what happened.
+                self._announce_pending = True
         except RedisError as exc:
             logger.warning("presence join not shared (%s); heartbeat will retry", exc)
         return True

@@ -37,8 +37,10 @@ export function Composer({ roomId, onSent }: Props) {
   const trpc = useTRPC();
   const [text, setText] = useState("");
   const [outbox, setOutbox] = useState<Outgoing[]>([]);
-  const typingSentAt = useRef(0);
+  const told = useRef(false); // what the server was last told
+  const lastTrueAt = useRef(0);
   const idleTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const trailing = useRef<ReturnType<typeof setTimeout>>(undefined);
 
   const typing = useMutation(trpc.typing.set.mutationOptions());
   const send = useMutation(
@@ -60,20 +62,40 @@ export function Composer({ roomId, onSent }: Props) {
     }),
   );
 
-  function setTyping(isTyping: boolean) {
-    clearTimeout(idleTimer.current);
-    if (isTyping) {
-      idleTimer.current = setTimeout(() => setTyping(false), TYPING_IDLE_MS);
-      if (Date.now() - typingSentAt.current < TYPING_REPEAT_MS) return;
-      typingSentAt.current = Date.now();
-    } else {
-      if (!typingSentAt.current) return;
-      typingSentAt.current = 0;
-    }
-    typing.mutate({ roomId, isTyping });
+  function sayTyping() {
+    lastTrueAt.current = Date.now();
+    told.current = true;
+    typing.mutate({ roomId, isTyping: true });
   }
 
-  useEffect(() => () => clearTimeout(idleTimer.current), []);
+  /**
+   * `isTyping: true` at most once per TYPING_REPEAT_MS (the server forgets it after
+   * 5 s, and limits typing.set per user and room), `false` only after a `true`: a
+   * burst of short messages costs one pair per window, not one per message.
+   */
+  function setTyping(isTyping: boolean) {
+    clearTimeout(idleTimer.current);
+    clearTimeout(trailing.current);
+    if (!isTyping) {
+      if (told.current) {
+        told.current = false;
+        typing.mutate({ roomId, isTyping: false });
+      }
+      return;
+    }
+    idleTimer.current = setTimeout(() => setTyping(false), TYPING_IDLE_MS);
+    const wait = lastTrueAt.current + TYPING_REPEAT_MS - Date.now();
+    if (wait <= 0) sayTyping();
+    else if (!told.current) trailing.current = setTimeout(sayTyping, wait);
+  }
+
+  useEffect(
+    () => () => {
+      clearTimeout(idleTimer.current);
+      clearTimeout(trailing.current);
+    },
+    [],
+  );
 
   function dispatch(item: Outgoing) {
     send.mutate({ roomId, text: item.text, clientMessageId: item.clientMessageId });
