@@ -238,7 +238,7 @@ def _check_http(response: httpx.Response, streamed: bool) -> None:
     if not response.headers.get("content-type", "").startswith("application/json"):
         return
     if streamed and response.headers.get("transfer-encoding") == "chunked":
-        # httpBatchStreamLink: JSONL, a head then one line per settled value (§2.6).
+        # httpBatchStreamLink: JSONL, a head then one line per settled value.
         for line in response.content.splitlines():
             orjson.loads(line)
             text = line.decode()
