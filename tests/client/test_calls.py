@@ -78,7 +78,7 @@ async def test_calls_in_one_tick_go_in_one_batch_request(
     assert request.method == "GET"
     query = parse_qs(urlsplit(str(request.url)).query)
     assert query["batch"] == ["1"]
-    # An absent input is left out of the index-keyed object (trpc-protocol.md §1.3).
+    # An absent input is left out of the index-keyed object.
     assert orjson.loads(query["input"][0]) == {"1": {"roomId": room, "limit": 5}}
 
 
@@ -177,7 +177,7 @@ async def test_one_failure_in_a_batch_fails_only_its_call(
     assert isinstance(results[0], dict) and results[0]["id"] == other.id
     forbidden, missing = results[1], results[2]
     assert isinstance(forbidden, TRPCClientError) and isinstance(missing, TRPCClientError)
-    # The batch's HTTP status is 207; each error keeps its own status (§1.6).
+    # The batch's HTTP status is 207; each error keeps its own status.
     assert (forbidden.code, forbidden.http_status) == ("FORBIDDEN", 403)
     assert (missing.code, missing.http_status) == ("NOT_FOUND", 404)
 

@@ -1,4 +1,4 @@
-"""URLs, bodies and outcomes of tRPC over HTTP (trpc-protocol.md §1.3, §1.5, §1.7), no I/O."""
+"""URLs, bodies and outcomes of tRPC over HTTP, no I/O."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_batch_answer_is_read_item_by_item() -> None:
     assert ok.data == 1 and ok.error is None
     assert undefined.data is None and undefined.error is None
     assert failed.error is not None
-    # A 207 belongs to no single call: the status comes from the code (§1.6).
+    # A 207 belongs to no single call: the status comes from the code.
     assert (failed.error.code, failed.error.http_status) == ("FORBIDDEN", 403)
 
 

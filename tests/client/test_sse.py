@@ -1,4 +1,4 @@
-"""The SSE parser on the byte sequences of trpc-protocol.md §2.2, no I/O."""
+"""The SSE parser on the byte sequences of tRPC's protocol, no I/O."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Client messages of tRPC over WebSocket (trpc-protocol.md §3.2, §3.3), no I/O."""
+"""Client messages of tRPC over WebSocket, no I/O."""
 
 from __future__ import annotations
 

@@ -238,7 +238,7 @@ def _check_http(response: httpx.Response, streamed: bool) -> None:
     if not response.headers.get("content-type", "").startswith("application/json"):
         return
     if streamed and response.headers.get("transfer-encoding") == "chunked":
-        # httpBatchStreamLink: JSONL, a head then one line per settled value (§2.6).
+        # httpBatchStreamLink: JSONL, a head then one line per settled value.
         for line in response.content.splitlines():
             orjson.loads(line)
             text = line.decode()
@@ -270,7 +270,11 @@ class RSSTrack:
             return
         third = len(self.samples) // 3
         early, late = max(self.samples[:third]), max(self.samples[-third:])
-        assert late <= early * 1.10, self.samples
+        # The few hundred cases of `make test` leave arenas grown by a handful of
+        # megabyte-sized requests inside the window, so the short run allows 8 MiB on
+        # top; `make fuzz` (thousands of cases) holds the plain 10 %.
+        slack = 8 * 1024 if EXAMPLES < 5000 else 0
+        assert late <= early * 1.10 + slack, self.samples
 
 
 def _rss_kib(pid: int) -> int:

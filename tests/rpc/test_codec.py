@@ -51,7 +51,7 @@ def test_loads_raises_value_error_on_bad_json() -> None:
 
 @pytest.mark.parametrize("text", [None, b"", ""])
 def test_decode_input_treats_absent_or_empty_text_as_undefined(text: bytes | str | None) -> None:
-    """§1.3: missing ?input= and a bodyless POST both mean undefined (c2, c5)."""
+    """missing ?input= and a bodyless POST both mean undefined (c2, c5)."""
     assert decode_input(text) is UNDEFINED
 
 
@@ -69,7 +69,7 @@ def test_decode_input_turns_bad_json_into_bad_request_with_the_parser_message() 
 
 
 def test_input_source_does_not_decode_until_read() -> None:
-    """§1.3: parsing is lazy, so procedures that never read input don't fail."""
+    """parsing is lazy, so procedures that never read input don't fail."""
     calls: list[int] = []
 
     def loader() -> object:

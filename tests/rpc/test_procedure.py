@@ -106,7 +106,7 @@ def test_the_resolver_docstring_becomes_the_description() -> None:
 
 
 async def test_a_procedure_without_input_schema_gets_none_and_never_reads_input() -> None:
-    """§1.3: input is parsed lazily, so bad JSON does not fail a procedure that ignores it."""
+    """input is parsed lazily, so bad JSON does not fail a procedure that ignores it."""
     proc = t.procedure.query(echo)
     result = await run(proc, source=InputSource.from_json("notjson"))
     assert result["input"] is None
@@ -191,7 +191,7 @@ async def test_subscription_resolver_may_be_a_coroutine_returning_an_iterator() 
 async def test_subscription_returning_no_async_iterator_is_internal_server_error(
     returned: Any,
 ) -> None:
-    """§3.7: `Subscription <path> did not return an observable or a AsyncGenerator`."""
+    """`Subscription <path> did not return an observable or a AsyncGenerator`."""
     proc = t.procedure.subscription(lambda ctx, value: _value(returned))
     with pytest.raises(RPCError) as info:
         await run(proc, path="rooms.events")
@@ -202,7 +202,7 @@ async def test_subscription_returning_no_async_iterator_is_internal_server_error
 
 
 async def test_subscription_input_gets_the_last_event_id_merged() -> None:
-    """§2.1/§3.7: only subscription procedures see lastEventId in their input."""
+    """Only subscription procedures see lastEventId in their input."""
     source = InputSource.of({"room": 1}, last_event_id="4")
     sub = t.procedure.input(dict).subscription(lambda ctx, value: _value(_once(value)))
     iterator = await run(sub, source=source)

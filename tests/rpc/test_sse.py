@@ -278,7 +278,7 @@ async def test_c65_pings_are_not_sent_without_a_ping_interval(log: dict[str, Any
 
 
 def test_ping_interval_above_the_inactivity_reconnect_is_refused() -> None:
-    """§2.3: the reference refuses a ping interval longer than reconnectAfterInactivityMs."""
+    """the reference refuses a ping interval longer than reconnectAfterInactivityMs."""
     with pytest.raises(ValueError):
         SSEOptions(ping_ms=2000, reconnect_after_inactivity_ms=1000)
 

@@ -45,7 +45,7 @@ def invalid_message(text: str | bytes, **kw: Any) -> str:
     return event.error.message
 
 
-# -- control frames (§3.1, §3.9) ---------------------------------------------------------
+# -- control frames ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("text", ["PING", b"PING"])
@@ -63,7 +63,7 @@ def test_ping_check_is_exact() -> None:
     assert isinstance(parse_frame(" PING")[0], Invalid)
 
 
-# -- requests (§3.2) ----------------------------------------------------------------------
+# -- requests ----------------------------------------------------------------------
 
 
 def test_c71_query_request_is_parsed() -> None:
@@ -137,7 +137,7 @@ def test_empty_array_frame_gives_no_events() -> None:
     assert parse_frame("[]") == []
 
 
-# -- invalid frames (§3.8) -----------------------------------------------------------------
+# -- invalid frames -----------------------------------------------------------------
 
 
 def test_c76_text_that_is_not_json_is_a_parse_error_with_the_parser_message() -> None:
@@ -183,7 +183,7 @@ def test_bad_id_type_is_invalid_request_id(rid: Any) -> None:
 
 
 def test_nan_id_is_a_parse_error() -> None:
-    """§3.4: NaN is no id; orjson already refuses the literal, so it never reaches the id check."""
+    """NaN is no id; orjson already refuses the literal, so it never reaches the id check."""
     assert invalid_message('{"id":NaN,"method":"query","params":{"path":"p"}}')
 
 
@@ -238,7 +238,7 @@ def test_c78_one_malformed_member_rejects_the_whole_array() -> None:
 
 
 def test_array_longer_than_max_batch_size_names_each_member_id() -> None:
-    """(≥11.2x) §3.8: each member with a string/number id gets BAD_REQUEST."""
+    """(≥11.2x) each member with a string/number id gets BAD_REQUEST."""
     text = frame(
         [
             {"id": 1, "method": "query", "params": {"path": "a"}},
@@ -256,7 +256,7 @@ def test_array_at_max_batch_size_is_parsed() -> None:
     assert parse_frame(text, max_batch_size=3) == [Stop(0), Stop(1), Stop(2)]
 
 
-# -- connectionParams (§3.5) ---------------------------------------------------------------
+# -- connectionParams ---------------------------------------------------------------
 
 
 def test_c90_connection_params_message_is_parsed() -> None:
@@ -300,7 +300,7 @@ def test_c91_request_as_first_frame_is_a_parse_error() -> None:
     assert info.value.code is ErrorCode.PARSE_ERROR
 
 
-# -- encoders (§3.3) -------------------------------------------------------------------------
+# -- encoders -------------------------------------------------------------------------
 
 
 def test_c71_query_result_frame() -> None:

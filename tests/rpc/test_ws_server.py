@@ -1,4 +1,4 @@
-"""The picows WebSocket server: real sockets, one frame at a time (trpc-protocol.md §3)."""
+"""The picows WebSocket server: real sockets, one frame at a time."""
 
 from __future__ import annotations
 

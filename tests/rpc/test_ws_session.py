@@ -411,7 +411,7 @@ async def test_c80_each_ping_gets_exactly_one_pong_in_order_and_pong_gets_nothin
 
 
 async def test_too_long_array_frame_gives_bad_request_per_member_id(app: App) -> None:
-    """(≥11.2x) §3.8: array longer than max_batch_size."""
+    """(≥11.2x) array longer than max_batch_size."""
     session, peer = open_session(app, limits=Limits(max_batch_size=2))
     await settle()
     session.receive_text(text([req(1, "query", "hello"), req("b", "query", "hello"), stop(3)]))
@@ -627,7 +627,7 @@ async def test_queries_are_not_checked_for_duplicate_ids(
 async def test_stop_during_async_setup_sends_only_stopped_and_cancels_the_setup(
     app: App, connected: tuple[WSSession, Peer]
 ) -> None:
-    """(≥11.2x) §3.7: stop before started → just stopped."""
+    """(≥11.2x) stop before started → just stopped."""
     session, peer = connected
     session.receive_text(text(req(1, "subscription", "setup")))
     await settle()
@@ -927,7 +927,7 @@ async def test_c94_drain_gives_up_after_the_grace_period(
 async def test_c94_the_old_socket_keeps_serving_after_reconnect(
     app: App, connected: tuple[WSSession, Peer]
 ) -> None:
-    """§3.10: the client stops its subscriptions on the old socket and PINGs it as a barrier."""
+    """the client stops its subscriptions on the old socket and PINGs it as a barrier."""
     session, peer = connected
     session.receive_text(text(req(1, "subscription", "feed")))
     await settle()

@@ -60,11 +60,11 @@ class Client:
         calls: ``"http"`` (default when ``url`` is given) or ``"ws"``.
         subscriptions: ``"ws"`` (default when ``ws_url`` is given) or ``"sse"``.
         batch: group the calls of one event-loop tick into one ``?batch=1`` request.
-        max_batch_size, max_url_length: split batches beyond these (§1.8); a single
+        max_batch_size, max_url_length: split batches beyond these; a single
             query whose URL alone is longer fails without being sent.
         timeout: seconds for one HTTP request (None: no limit).
         retry_delay: seconds before reconnection attempt ``n``.
-        keep_alive: client-side WebSocket keep-alive (§3.9); off by default. The client
+        keep_alive: client-side WebSocket keep-alive; off by default. The client
             always answers the server's ``PING`` with ``PONG``.
         http: an ``httpx.AsyncClient`` to use instead of a private one (not closed here).
         frame_hook: see :data:`~wirechat.client.ws.link.FrameHook`.

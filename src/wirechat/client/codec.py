@@ -1,7 +1,7 @@
 """Sans-I/O tRPC over HTTP: URLs and bodies out, per-call outcomes in.
 
 Everything here is pure: :mod:`wirechat.client.http` does the I/O. The rules are
-trpc-protocol.md §1.1 (URL), §1.3 (input encoding), §1.5 (envelopes) and §1.8 (batching):
+tRPC's HTTP rules for URLs, input encoding, envelopes and batching:
 queries are GETs with ``?batch=1&input={"0":…}``, mutations POSTs with the same object as
 the body, an absent input is left out, and a top-level error object answers every call of
 the batch.
@@ -56,7 +56,7 @@ UNSET: Final = Unset()
 """No input (JavaScript ``undefined``); ``None`` is sent as JSON ``null``."""
 
 # encodeURIComponent leaves these unescaped (ECMA-262 §19.2.6.5); the server form-decodes,
-# and the client never emits a raw "+" (§1.3).
+# and the client never emits a raw "+".
 _URI_COMPONENT_SAFE = "-_.!~*'()"
 
 
@@ -87,7 +87,7 @@ def batch_url(base: str, paths: Sequence[str], inputs: Sequence[Any] | None) -> 
 
 
 def batch_body(inputs: Sequence[Any]) -> bytes:
-    """The body of a POST batch: the index-keyed input object (§1.3)."""
+    """The body of a POST batch: the index-keyed input object."""
     return orjson.dumps(_batch_inputs(inputs))
 
 
@@ -100,7 +100,7 @@ class Outcome:
 
 
 def result_of(item: Any, status: int | None) -> Outcome:
-    """The outcome of one response item (§1.5); malformed items are client errors."""
+    """The outcome of one response item; malformed items are client errors."""
     if isinstance(item, Mapping):
         if "error" in item:
             return Outcome(error=TRPCClientError.from_shape(item["error"], status))
@@ -124,7 +124,7 @@ def decode_batch(status: int, body: bytes, count: int) -> list[Outcome]:
     """Outcomes of a batch of ``count`` calls.
 
     An array answers call by call; a single object is a top-level answer and applies to
-    every call (httpBatchLink, §1.5). Raises :class:`TRPCClientError` for a body that is
+    every call (httpBatchLink). Raises :class:`TRPCClientError` for a body that is
     not JSON or an array of the wrong length.
     """
     message = _parse(status, body)

@@ -3,7 +3,7 @@
 Everything that goes wrong in a call (an error item from the server, a top-level error
 answer, a body that is not tRPC, a dropped connection) surfaces as
 :class:`TRPCClientError`, as ``@trpc/client`` does. Server errors carry the tRPC key
-(``code``), the HTTP status and the raw ``data`` (trpc-protocol.md §1.7); transport
+(``code``), the HTTP status and the raw ``data``; transport
 failures have ``code`` None and the original exception as ``__cause__``.
 """
 
@@ -37,7 +37,7 @@ STATUS_BY_KEY: Mapping[str, tuple[int, int]] = {
     "TOO_MANY_REQUESTS": (-32029, 429),
     "CLIENT_CLOSED_REQUEST": (-32099, 499),
 }
-"""tRPC key -> (JSON-RPC code, HTTP status), trpc-protocol.md §1.7."""
+"""tRPC key -> (JSON-RPC code, HTTP status), as tRPC v11 defines them."""
 
 # Five keys share -32603, so the reverse map gives the first (INTERNAL_SERVER_ERROR).
 _KEY_BY_NUMBER: dict[int, str] = {}
@@ -78,7 +78,7 @@ class TRPCClientError(Exception):
 
     @classmethod
     def from_shape(cls, shape: Any, response_status: int | None = None) -> TRPCClientError:
-        """The error for an ``error`` object of the wire (§1.5, §1.7).
+        """The error for an ``error`` object of the wire.
 
         ``response_status`` is the HTTP status of the response that carried it; it is
         used only when the shape has no ``data.httpStatus`` and the response was not a
@@ -124,5 +124,5 @@ class TRPCClientError(Exception):
 
 
 def is_retryable(error: TRPCClientError) -> bool:
-    """True for the -32603 family, which subscriptions retry (trpc-protocol.md §2.6)."""
+    """True for the -32603 family, which subscriptions retry."""
     return error.json_rpc_code == -32603

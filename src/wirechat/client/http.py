@@ -1,11 +1,11 @@
 """tRPC over HTTP with httpx: batched queries and mutations, and SSE subscriptions.
 
 Calls made in the same event-loop tick are sent as one ``?batch=1`` request per kind
-(queries GET, mutations POST), split by ``max_batch_size`` and ``max_url_length``
-(trpc-protocol.md §1.8), as httpBatchLink does. Subscriptions follow
-httpSubscriptionLink (§2): one streaming GET each, resumed after the last tracked id
+(queries GET, mutations POST), split by ``max_batch_size`` and ``max_url_length``,
+as httpBatchLink does. Subscriptions follow
+httpSubscriptionLink: one streaming GET each, resumed after the last tracked id
 with ``Last-Event-ID`` and ``lastEventId`` in the input after a dropped stream, an
-inactivity timeout or a retryable error (§2.3-§2.6).
+inactivity timeout or a retryable error.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class HTTPLink:
         return batch_url(self.url, [op.path for op in ops], inputs)
 
     def _groups(self, kind: CallKind, ops: list[_Op]) -> list[list[_Op]]:
-        """``ops`` split so no group exceeds the item or URL limit (§1.8)."""
+        """``ops`` split so no group exceeds the item or URL limit."""
         limit, size = self._max_url_length, self._max_batch_size
         groups: list[list[_Op]] = []
         group: list[_Op] = []
@@ -236,7 +236,7 @@ class HTTPLink:
             ) as response:
                 content_type = response.headers.get("content-type", "")
                 if response.status_code != 200 or not content_type.startswith("text/event-stream"):
-                    # EventSource gives up on anything but a 200 event stream (§1.10).
+                    # EventSource gives up on anything but a 200 event stream.
                     body = await response.aread()
                     outcome = decode_single(response.status_code, body)
                     sub.on_error(
@@ -324,7 +324,7 @@ class _Retry(Exception):
 
 
 def _inactivity(data: str) -> float | None:
-    """``reconnectAfterInactivityMs`` of the ``connected`` event, in seconds (§2.3)."""
+    """``reconnectAfterInactivityMs`` of the ``connected`` event, in seconds."""
     try:
         options = orjson.loads(data) if data else {}
     except orjson.JSONDecodeError:

@@ -2,8 +2,7 @@
 
 Headers, connection params and the WebSocket URL may be given as values or as callables
 (sync or async). Callables are called again for every request and every (re)connection,
-so a token refreshed by the application is the one sent after a reconnect
-(trpc-protocol.md §4.1).
+so a token refreshed by the application is the one sent after a reconnect.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ RetryDelay: TypeAlias = Callable[[int], float]
 
 
 def default_retry_delay(attempt: int) -> float:
-    """``@trpc/client``'s backoff: 0 s, then 2, 4, 8, 16 s, capped at 30 s (§4.1)."""
+    """``@trpc/client``'s backoff: 0 s, then 2, 4, 8, 16 s, capped at 30 s."""
     return 0.0 if attempt == 0 else min(2.0**attempt, 30.0)
 
 
@@ -52,7 +51,7 @@ async def resolve(source: Source[T]) -> T:
 
 @dataclass(frozen=True, slots=True)
 class KeepAlive:
-    """Client keep-alive over WebSocket (§3.9): after ``interval`` seconds without any
+    """Client keep-alive over WebSocket: after ``interval`` seconds without any
     incoming frame send ``PING``; close the socket (and reconnect) if no ``PONG`` follows
     within ``pong_timeout`` seconds."""
 

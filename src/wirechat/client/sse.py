@@ -1,6 +1,6 @@
 """Sans-I/O Server-Sent Events: lines in, tRPC subscription events out.
 
-The tRPC server writes ``event:``, ``data:`` and ``id:`` fields (trpc-protocol.md §2.2);
+The tRPC server writes ``event:``, ``data:`` and ``id:`` fields;
 this parser follows the HTML living standard's field rules (a leading space after the
 colon is dropped, a line starting with ``:`` is a comment, a blank line dispatches) and
 keeps the tRPC distinction the browser loses: an ``id:`` field that is present but

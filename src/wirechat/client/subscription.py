@@ -134,7 +134,7 @@ class Subscription:
         """The input to send now: ``lastEventId`` merged in once a tracked id is known.
 
         Objects get ``{...input, lastEventId}``; no input becomes ``{lastEventId}``;
-        a primitive input is sent unchanged (trpc-protocol.md §2.1).
+        a primitive input is sent unchanged.
         """
         if self.last_event_id is None:
             return self.input

@@ -68,7 +68,7 @@ class InputSource:
     """The raw input of one call, decoded on first use.
 
     tRPC decodes input lazily: a procedure without an input schema never reads it,
-    so malformed JSON fails only the calls that need it (§1.3). ``loader`` returns
+    so malformed JSON fails only the calls that need it. ``loader`` returns
     the decoded value (``UNDEFINED`` when absent) or raises RPCError.
     """
 
@@ -107,7 +107,7 @@ class InputSource:
         return self._value
 
     def for_subscription(self) -> Any:
-        """The input with ``lastEventId`` merged in by the §2.1 rules."""
+        """The input with ``lastEventId`` merged in by tRPC's resume rules."""
         return merge_last_event_id(self.raw(), self.last_event_id)
 
 

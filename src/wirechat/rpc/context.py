@@ -40,7 +40,7 @@ CreateContext: TypeAlias = Callable[[RequestInfo], Awaitable[CtxT]]
 
 
 def validate_connection_params(value: Any) -> dict[str, str | None] | None:
-    """``null`` or an object of string (or null) values; else PARSE_ERROR (§2.1, §3.5).
+    """``null`` or an object of string (or null) values; else PARSE_ERROR.
 
     The one check for both ways of sending them: the SSE ``connectionParams``
     query parameter and the first WebSocket message.

@@ -108,7 +108,7 @@ class Engine(Generic[CtxT]):
         return err
 
     def error_shape(self, err: RPCError, path: str | None = None) -> ErrorShape:
-        """The JSON error object of §1.7 (``data.path`` only for a call's error)."""
+        """The JSON error object of tRPC's error shape (``data.path`` only for a call's error)."""
         data: ErrorData = {"code": err.code.name, "httpStatus": err.code.http_status}
         if path is not None:
             data["path"] = path
@@ -158,7 +158,7 @@ class Engine(Generic[CtxT]):
 
 
 def http_status_of(shape: ErrorShape, code: ErrorCode | None = None) -> int:
-    """The HTTP status of an error item (§1.6): ``data.httpStatus`` if a number, else
+    """The HTTP status of an error item: ``data.httpStatus`` if a number, else
     the status of the original error's key (≥11.2x, when a formatter stripped it)."""
     status = shape.get("data", {}).get("httpStatus")
     if isinstance(status, int) and not isinstance(status, bool):

@@ -21,7 +21,7 @@ ProcedureType: TypeAlias = Literal["query", "mutation", "subscription"]
 """The three kinds of procedure; also the WebSocket ``method`` of a request."""
 
 RequestId: TypeAlias = int | float | str
-"""A WebSocket request id: any JSON string or number, echoed back with its type (§3.4)."""
+"""A WebSocket request id: any JSON string or number, echoed back with its type."""
 
 
 class ErrorData(TypedDict):
@@ -33,7 +33,7 @@ class ErrorData(TypedDict):
 
 
 class ErrorShape(TypedDict):
-    """tRPC's default error shape; key order is message, code, data (§1.7)."""
+    """tRPC's default error shape; key order is message, code, data."""
 
     message: str
     code: int

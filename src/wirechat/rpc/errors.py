@@ -16,7 +16,7 @@ __all__ = ["ErrorCode", "RPCError", "error_code_for_status", "to_rpc_error"]
 
 
 class ErrorCode(enum.Enum):
-    """tRPC error keys with their JSON-RPC code and HTTP status (§1.7)."""
+    """tRPC error keys with their JSON-RPC code and HTTP status."""
 
     PARSE_ERROR = (-32700, 400)
     BAD_REQUEST = (-32600, 400)
@@ -50,7 +50,7 @@ class ErrorCode(enum.Enum):
 
     @property
     def retryable(self) -> bool:
-        """The -32603 family, which the SSE client keeps retrying (§2.6)."""
+        """The -32603 family, which the SSE client keeps retrying."""
         return self.json_rpc == -32603
 
 

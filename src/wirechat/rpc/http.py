@@ -121,7 +121,7 @@ class HTTPHandler:
     def error_response(
         self, err: RPCError, headers: tuple[tuple[str, str], ...] = ()
     ) -> HTTPResponse:
-        """A single-object error for failures before or around the calls (§1.5)."""
+        """A single-object error for failures before or around the calls."""
         shape = self.engine.error_shape(err)
         body = dumps({"error": self.engine.error_payload(shape)})
         return HTTPResponse(http_status_of(shape, err.code), [*JSON_HEADERS, *headers], body)
@@ -267,7 +267,7 @@ _STREAM_REFUSED = (
 
 
 def decode_path(raw: str) -> str:
-    """Strip slashes and percent-decode strictly, as ``decodeURIComponent`` (§1.1)."""
+    """Strip slashes and percent-decode strictly, as ``decodeURIComponent``."""
     stripped = raw.strip("/")
     if "%" not in stripped:
         return stripped
@@ -291,7 +291,7 @@ def _check_escapes(text: str) -> None:
 
 
 def check_content_type(value: str | None) -> None:
-    """Only JSON bodies are accepted (§1.4); multipart and octet-stream inputs are not
+    """Only JSON bodies are accepted; multipart and octet-stream inputs are not
     supported by this server, so they get the same 415 as any other type."""
     if value is None:
         raise RPCError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Missing content-type header")
@@ -300,7 +300,7 @@ def check_content_type(value: str | None) -> None:
 
 
 def wants_jsonl(headers: Mapping[str, str]) -> bool:
-    """httpBatchStreamLink asks by ``trpc-accept``; ``accept`` counts only without it (§1.9)."""
+    """httpBatchStreamLink asks by ``trpc-accept``; ``accept`` counts only without it."""
     trpc_accept = headers.get("trpc-accept")
     if trpc_accept is not None:
         return trpc_accept.strip() == "application/jsonl"
@@ -309,7 +309,7 @@ def wants_jsonl(headers: Mapping[str, str]) -> bool:
 
 
 def parse_connection_params(text: str | None) -> dict[str, str | None] | None:
-    """Validate the ``connectionParams`` query parameter (§2.1)."""
+    """Validate the ``connectionParams`` query parameter."""
     if text is None:
         return None
     try:

@@ -29,7 +29,7 @@ class Limits:
     more wait their turn, and past ten times as many waiting: TOO_MANY_REQUESTS;
     ``max_calls_in_flight``: queries and mutations running at once on one WebSocket
     (requests waiting for the context included); one more is TOO_MANY_REQUESTS;
-    ``ping_interval`` / ``pong_timeout``: WebSocket keep-alive (§3.9).
+    ``ping_interval`` / ``pong_timeout``: WebSocket keep-alive.
     """
 
     max_message_bytes: int = 1024 * 1024

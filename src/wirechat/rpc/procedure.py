@@ -55,7 +55,7 @@ class Procedure:
         return await run_chain(self.steps, call, self._resolve)
 
     async def _resolve(self, call: Call[Any]) -> Any:
-        # Without an input schema the input is never read, as in tRPC (§1.3).
+        # Without an input schema the input is never read, as in tRPC.
         value = call.input if self.has_input else None
         result = self.resolver(call.ctx, value)
         if self.type == "subscription":

@@ -137,7 +137,7 @@ class Runner(Generic[CtxT]):
         undefined, which has no ``data`` key on the wire).
 
         A stream is closed unread and refused with UNSUPPORTED_MEDIA_TYPE and
-        ``refusal`` as the message (§1.5, §3.3).
+        ``refusal`` as the message.
         """
         result = await self.call(call)
         if is_stream(result):

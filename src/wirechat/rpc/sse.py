@@ -121,7 +121,7 @@ class SSEConnection(Connection):
             # (after 3 s) would reuse the URL, and with it stale connectionParams; a
             # `connected` asking for a reconnect after 1 s of silence makes
             # httpSubscriptionLink open a new EventSource first, with its connectionParams
-            # evaluated again (§2.3). Not less: the setting holds until the new stream's
+            # evaluated again. Not less: the setting holds until the new stream's
             # own `connected` arrives, and a shorter one would cut the new stream's set-up.
             self._outbox.put(_RECONNECT_SOON)
         self._outbox.close()
@@ -227,7 +227,7 @@ async def _produce(
             chunk = sse_event(_json(runner, value.data, path), id=value.id.encode())
         elif known_id is not None:
             # ≥11.2x: a blank id keeps this event untracked, restore-id puts
-            # the browser's remembered id back without a dispatch (§2.2 row 7).
+            # the browser's remembered id back without a dispatch.
             chunk = sse_event(_json(runner, value, path), id=b"") + sse_event(
                 b"", event=b"restore-id", id=known_id.encode()
             )

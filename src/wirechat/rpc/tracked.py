@@ -24,7 +24,7 @@ def tracked(id: str, data: T) -> Tracked[T]:
     """Mark ``data`` with a resumable event id.
 
     Raises ValueError for an empty id or one containing NUL, CR or LF, which
-    would break SSE framing (≥11.2x rule, §2.2).
+    would break SSE framing (the ≥11.2 client's rule).
     """
     if not isinstance(id, str) or not id:
         raise ValueError("tracked id must be a non-empty string")

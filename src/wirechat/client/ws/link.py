@@ -1,14 +1,14 @@
 """tRPC over WebSocket (createWSClient + wsLink) on picows.
 
 One :class:`WSLink` owns at most one active socket. It connects on first use, sends
-``connectionParams`` first when configured (trpc-protocol.md §3.5), flushes every message
-queued in one tick as one frame (§4.1), answers ``PING`` with ``PONG`` (§3.9) and
+``connectionParams`` first when configured, flushes every message
+queued in one tick as one frame, answers ``PING`` with ``PONG`` and
 multiplexes calls and subscriptions by id. When the socket drops it reconnects (attempt 0
 at once, then the backoff of :func:`~wirechat.client.options.default_retry_delay`) as long
 as a subscription is open, and re-sends each subscription with ``params.lastEventId`` =
-its last tracked id; calls in flight on a lost socket fail, never replayed (§4.1). On the
-server's ``reconnect`` notification it opens the new socket before retiring the old one
-(§3.10): subscriptions move over at once and are stopped on the old socket, whose frames
+its last tracked id; calls in flight on a lost socket fail, never replayed. On the
+server's ``reconnect`` notification it opens the new socket before retiring the old one:
+subscriptions move over at once and are stopped on the old socket, whose frames
 for them are ignored from then on, so nothing arrives twice.
 """
 
@@ -422,7 +422,7 @@ class WSLink:
                     data = item.data.get("data") if isinstance(item.data, dict) else item.data
                     sub.on_data(Event(data, str(item.tracked_id)))
                 else:
-                    sub.last_event_id = None  # as the reference client does (§3.7)
+                    sub.last_event_id = None  # as the reference client does
                     sub.on_data(Event(item.data))
             elif isinstance(item, Started):
                 sub.on_started()

@@ -1,9 +1,9 @@
-"""Sans-I/O tRPC-over-WebSocket messages for the client (trpc-protocol.md §3).
+"""Sans-I/O tRPC-over-WebSocket messages for the client.
 
 :func:`parse` turns one text frame into typed :class:`Incoming` items and never raises;
 the ``request``/``stop``/``connection_params`` builders return the dicts the client
 sends, and :func:`pack` puts the messages flushed in one tick into one frame (an array
-when there are several, §4.1). Nothing here touches a socket.
+when there are several). Nothing here touches a socket.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ PONG = b"PONG"
 
 @dataclass(frozen=True, slots=True)
 class Data:
-    """``result.type == "data"``; ``tracked_id`` is ``result.id`` (§3.3)."""
+    """``result.type == "data"``; ``tracked_id`` is ``result.id``."""
 
     id: Any
     data: Any
@@ -60,7 +60,7 @@ class Stopped:
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """An error response; ``id`` None for a connection-level error (§3.5, §3.8)."""
+    """An error response; ``id`` None for a connection-level error."""
 
     id: Any
     shape: Any
@@ -68,7 +68,7 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class Reconnect:
-    """``{"id":null,"method":"reconnect"}``: the server asks for a new socket (§3.10)."""
+    """``{"id":null,"method":"reconnect"}``: the server asks for a new socket."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ def _one(item: Any) -> Incoming:
 def request(
     id: int, method: Method, path: str, input: Any, last_event_id: str | None = None
 ) -> dict[str, Any]:
-    """A request (§3.2); ``input`` is left out when it is ``UNSET``."""
+    """A request; ``input`` is left out when it is ``UNSET``."""
     params: dict[str, Any] = {}
     if input is not UNSET:
         params["input"] = input
@@ -131,7 +131,7 @@ def stop(id: int) -> dict[str, Any]:
 
 
 def connection_params(data: Mapping[str, str | None] | None) -> bytes:
-    """The first message when the URL carries ``connectionParams=1`` (§3.5)."""
+    """The first message when the URL carries ``connectionParams=1``."""
     return orjson.dumps({"method": "connectionParams", "data": data})
 
 

@@ -50,12 +50,12 @@ _METHODS: Final = frozenset({"query", "mutation", "subscription", "subscription.
 
 
 class WSProtocolError(Exception):
-    """A frame that is not a tRPC message; answered with an id:null PARSE_ERROR (§3.8)."""
+    """A frame that is not a tRPC message; answered with an id:null PARSE_ERROR."""
 
 
 @dataclass(frozen=True, slots=True)
 class Ping:
-    """Text ``PING``: answer ``PONG`` at once, in order (§3.9)."""
+    """Text ``PING``: answer ``PONG`` at once, in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class Request:
     last_event_id: str | None
     jsonrpc: bool
     batch_index: int = 0
-    """Position in an array frame (0 for a single message), as on HTTP (§3.6)."""
+    """Position in an array frame (0 for a single message), as on HTTP."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ Event: TypeAlias = Ping | Pong | Request | Stop | Invalid | TooManyInBatch
 def parse_frame(text: str | bytes, *, max_batch_size: int = 50) -> list[Event]:
     """Decode one text frame into events (several for an array frame).
 
-    One invalid member rejects the whole array, with nothing executed (§3.8).
+    One invalid member rejects the whole array, with nothing executed.
     """
     if text == PING or text == b"PING":
         return [Ping()]
@@ -167,7 +167,7 @@ def _message(value: Any, batch_index: int) -> Request | Stop:
 
 
 def parse_connection_params(text: str | bytes) -> ConnectionParams:
-    """The first frame of a ``?connectionParams=1`` connection (§3.5).
+    """The first frame of a ``?connectionParams=1`` connection.
 
     Raises RPCError (PARSE_ERROR) when it is not a connectionParams message whose
     ``data`` is null or an object of strings.
@@ -191,7 +191,7 @@ def _id_prefix(rid: RequestId | None, jsonrpc: bool) -> bytes:
 
 
 def encode_result(rid: RequestId, jsonrpc: bool, result_type: str, data: Any = UNDEFINED) -> bytes:
-    """``{"id":…,"result":{"type":…,"data":…}}``; no ``data`` key for undefined (§3.3)."""
+    """``{"id":…,"result":{"type":…,"data":…}}``; no ``data`` key for undefined."""
     body: dict[str, Any] = {"type": result_type}
     if data is not UNDEFINED:
         body["data"] = data

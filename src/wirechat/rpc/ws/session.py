@@ -161,7 +161,7 @@ class WSSession(Connection):
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Begin creating the context, unless connectionParams must arrive first (§3.5)."""
+        """Begin creating the context, unless connectionParams must arrive first."""
         if not self._awaiting_params:
             self._begin_context(self.info)
 
@@ -182,7 +182,7 @@ class WSSession(Connection):
             self._dispatch(request)
 
     def _reject(self, err: RPCError) -> None:
-        """createContext failed: id:null error, one error per queued request, close (§3.5)."""
+        """createContext failed: id:null error, one error per queued request, close."""
         self.send(self._error_frame(None, False, err))
         for request in self._queued:
             self.send(self._error_frame(request.id, request.jsonrpc, err, request.path))
@@ -253,7 +253,7 @@ class WSSession(Connection):
             self._runner.replace_context(ctx)
 
     def end_subscriptions(self, error: RPCError | None = None) -> None:
-        """Each subscription gets ``error`` then ``stopped`` (§3.7), and its task is
+        """Each subscription gets ``error`` then ``stopped``, and its task is
         cancelled; without ``error`` the socket is closed so the client reconnects."""
         if self._closed:
             return
@@ -272,7 +272,7 @@ class WSSession(Connection):
         else:
             self._close_callbacks.append(callback)
 
-    # -- keep-alive (§3.9) -------------------------------------------------------
+    # -- keep-alive -------------------------------------------------------
 
     def keepalive(self, now: float) -> None:
         """Server keep-alive: PING after ``ping_interval`` of silence; close when nothing
@@ -293,7 +293,7 @@ class WSSession(Connection):
     # -- inbound -------------------------------------------------------------------
 
     def receive_binary(self, size: int = 0) -> None:
-        """Binary frames are not JSON text: id:null PARSE_ERROR, socket stays open (§3.1)."""
+        """Binary frames are not JSON text: id:null PARSE_ERROR, socket stays open."""
         self.last_inbound = time.monotonic()
         if size > self.limits.max_message_bytes:
             self.message_too_big()
@@ -434,7 +434,7 @@ class WSSession(Connection):
             try:
                 stream = await runner.call(call)
             except RPCError as err:
-                # Errors before iteration: only the error frame (§3.7).
+                # Errors before iteration: only the error frame.
                 if self._subscriptions.get(sub.id) is sub:
                     del self._subscriptions[sub.id]
                 self._send_call_error(request, err)
@@ -463,7 +463,7 @@ class WSSession(Connection):
 
         def emit(value: Any) -> None:
             if subscriptions.get(sub.id) is not sub:
-                raise StreamClosed  # stopped or closed: nothing more for this id (§3.7, c85)
+                raise StreamClosed  # stopped or closed: nothing more for this id (item 85)
             if isinstance(value, Tracked):
                 send(prefix + tracked_body(value))
             elif value is UNDEFINED:
@@ -505,7 +505,7 @@ class WSSession(Connection):
             self.send(encode_result(sub.id, sub.jsonrpc, "stopped"))
 
     def _stop(self, rid: Any) -> None:
-        """``subscription.stop``: cancel, then ``stopped``; unknown ids are ignored (§3.7)."""
+        """``subscription.stop``: cancel, then ``stopped``; unknown ids are ignored."""
         for index, queued in enumerate(self._queued):
             if queued.id == rid and queued.method == "subscription":
                 del self._queued[index]
@@ -514,7 +514,7 @@ class WSSession(Connection):
         sub = self._subscriptions.get(rid)
         if sub is None:
             return
-        # Send `stopped` now, so no data for this id can follow the client's stop (§3.7 c85).
+        # Send `stopped` now: no data for this id may follow the client's stop (item 85).
         self._finish(sub)
         if sub.task is not None:
             sub.task.cancel()
