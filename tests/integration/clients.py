@@ -270,8 +270,10 @@ class WSClient:
             headers["authorization"] = f"Bearer {token}"
         client = cls()
         try:
-            client.transport, _ = await ws_connect(
-                lambda: _Listener(client), url, extra_headers=headers or None
+            # Bounded: a handshake cut by a server that is shutting down can leave
+            # picows' connect pending, and the caller's retry loop must get control back.
+            client.transport, _ = await asyncio.wait_for(
+                ws_connect(lambda: _Listener(client), url, extra_headers=headers or None), 10
             )
         except WSError as exc:
             raise ConnectionError(f"WebSocket upgrade refused: {exc}") from exc

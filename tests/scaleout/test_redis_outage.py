@@ -111,7 +111,7 @@ async def _ready(http: httpx.AsyncClient, proc: Proc) -> tuple[int, dict[str, An
         try:
             response = await http.get(f"{proc.http_url}/ready", timeout=5)
             break
-        except httpx.RemoteProtocolError:
+        except (httpx.RemoteProtocolError, httpx.ReadError):
             # A pooled keep-alive connection the server closed while it sat idle
             # (uvicorn closes connections idle for 5 s, less than the outage): ask again.
             if attempt == 2:
