@@ -303,6 +303,9 @@ def main() -> int:
         LOG_LEVEL="warning",
         ARGON2_TIME_COST="1",
         ARGON2_MEMORY_COST="8192",
+        RATE_LIMIT_REGISTER="1000000/1s",
+        RATE_LIMIT_LOGIN="1000000/1s",
+        RATE_LIMIT_ROOMS="1000000/1s",
         MAX_CONNECTIONS=str(args.conns + 100),
         MAX_CONNECTIONS_PER_IP=str(args.conns + 100),
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from .allocator import use_malloc
 from .config import Settings
 from .logs import configure_logging
 
@@ -177,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     codegen.set_defaults(func=cmd_codegen)
     args = parser.parse_args(argv)
+    if argv is None and args.func is cmd_serve:
+        # From the command line only: a caller of main([...]) keeps its process.
+        use_malloc()
     result: int = args.func(args)
     return result
 

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import importlib
 import logging
+import os
 import resource
 import signal
 import socket
@@ -99,6 +100,9 @@ def raise_open_files_limit() -> int:
     else:
         wanted = soft
     logger.info("open files limit: %s (was %s, hard limit %s)", wanted, soft, hard)
+    # Which allocator the objects live in decides whether memory returns after a
+    # wave of disconnects (wirechat/allocator.py).
+    logger.info("Python allocator: PYTHONMALLOC=%s", os.environ.get("PYTHONMALLOC", "(default)"))
     return int(wanted)
 
 
