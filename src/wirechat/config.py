@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     """Logins and registrations waiting for a hash slot; one more is TOO_MANY_REQUESTS."""
     max_concurrent_replays: int = Field(2, gt=0)
     """Stream replays (catch-up from the log) reading and sending a page at once."""
+    history_cache_bytes: int = Field(8 * 1024 * 1024, ge=0)
+    """Recently read messages.list pages kept encoded per process (0: none)."""
     max_calls_per_connection: int = Field(64, gt=0)
     """Queries and mutations in flight on one WebSocket."""
     max_connections: int = Field(10_000, gt=0)

@@ -86,7 +86,7 @@ async def build_application(settings: Settings) -> Application:
             stack.callback(checkpointer.stop)
         stack.push_async_callback(db.dispose)
         sessions = session_factory(db)
-        store = open_store(db)
+        store = open_store(db, history_bytes=settings.history_cache_bytes)
         stack.push_async_callback(store.aclose)
         broker = _broker(settings)
         stack.push_async_callback(broker.aclose)

@@ -16,7 +16,6 @@ from typing import Protocol
 
 from wirechat.chat import schemas
 from wirechat.chat.models import EventType
-from wirechat.chat.store.rows import MessagePageJSON
 
 __all__ = [
     "EVENT_PAGE",
@@ -144,9 +143,11 @@ class ChatStore(EventLog, Protocol):
 
     async def history(
         self, *, room_id: int, user_id: int, cursor: int | None = None, limit: int = 50
-    ) -> MessagePageJSON:
-        """One page of a room's messages in wire form, newest first, deleted ones left
-        out (``messages.list``). ``cursor`` is the previous page's ``nextCursor``.
+    ) -> bytes:
+        """One page of a room's messages, newest first, deleted ones left out
+        (``messages.list``), encoded as api.md ``MessagePage`` JSON (the shape of
+        :class:`~wirechat.chat.store.rows.MessagePageJSON`). ``cursor`` is the previous
+        page's ``nextCursor``.
 
         Raises:
             NotFound: no such room.
