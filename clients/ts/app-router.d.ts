@@ -246,7 +246,8 @@ export type AppRouter = TRPCBuiltRouter<
       }>;
       /**
        * Rotate the refresh token; over a WebSocket, the connection switches to the new
-       * access token (only a token of the connection's own user).
+       * access token (only a token of the connection's own user). Limited per client
+       * address, counted before the token is looked up.
        */
       refresh: TRPCMutationProcedure<{
         input: RefreshInput;
@@ -269,6 +270,10 @@ export type AppRouter = TRPCBuiltRouter<
         output: Ok;
         meta: object;
       }>;
+      /**
+       * Limited per user, every call counted: each verifies the current password, and
+       * the caller may be a thief holding only the access token.
+       */
       changePassword: TRPCMutationProcedure<{
         input: ChangePasswordInput;
         output: AuthResult;

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     """auth.login per client address."""
     rate_limit_failed_logins: RateSetting = Rate(10, 900)
     """Failed auth.login per username (any case)."""
+    rate_limit_refresh: RateSetting = Rate(60, 60)
+    """auth.refresh per client address (a database write each, no password hash)."""
+    rate_limit_change_password: RateSetting = Rate(5, 3600)
+    """auth.changePassword per user: each call verifies the current password, so the
+    holder of a stolen access token gets this many guesses."""
     max_concurrent_hashes: int = Field(2, gt=0)
     """Password hashes running at once (each in a worker thread)."""
     max_queued_hashes: int = Field(16, ge=0)
@@ -162,6 +167,8 @@ class Settings(BaseSettings):
         "rate_limit_register",
         "rate_limit_login",
         "rate_limit_failed_logins",
+        "rate_limit_refresh",
+        "rate_limit_change_password",
         mode="before",
     )
     @classmethod
