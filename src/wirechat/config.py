@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     """The clients' data transformer: ``superjson`` for clients created with
     ``transformer: superjson`` (every call, result, event and error is wrapped)."""
 
-    # Limits (api.md "Limits").
+    # Limits (docs/api.md "Limits").
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_ws_message_bytes: int = Field(1024 * 1024, gt=0)
     max_batch_size: int = Field(50, gt=0)

@@ -1,4 +1,4 @@
-"""Per-key rate limiting (api.md "Limits": 30 messages per user per 10 s by default).
+"""Per-key rate limiting (docs/api.md "Rates": 30 messages per user per 10 s by default).
 
 Besides ``messages.send``, every call that writes or fans out has its own limit
 (:class:`RateLimits`), as have registration, login and refresh per client address,
