@@ -142,6 +142,8 @@ async def build_application(settings: Settings) -> Application:
             register=make_limiter(settings.rate_limit_register),
             login=make_limiter(settings.rate_limit_login),
             failed_logins=make_limiter(settings.rate_limit_failed_logins),
+            refresh=make_limiter(settings.rate_limit_refresh),
+            change_password=make_limiter(settings.rate_limit_change_password),
         )
         stack.push_async_callback(presence.aclose)
         stack.push_async_callback(hub.aclose)

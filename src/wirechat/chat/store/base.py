@@ -45,7 +45,7 @@ class StoredEvent:
     message: schemas.Message
 
     def to_schema(self) -> schemas.MessageEvent:
-        """The event's data as api.md ``MessageEvent``."""
+        """The event's data as a ``MessageEvent`` (docs/api.md "Shapes")."""
         return schemas.MessageEvent(type=self.type, message=self.message)
 
 
@@ -96,7 +96,7 @@ class ChatStore(EventLog, Protocol):
     ) -> schemas.Message | None:
         """The message ``author_id`` already stored with ``client_message_id``, if any.
 
-        Lets the caller answer a retried send before charging the rate limit (api.md
+        Lets the caller answer a retried send before charging the rate limit (docs/api.md
         "Idempotent send"). :meth:`send` does the same lookup itself; a None here is no
         promise that ``send`` will store a new message.
 

@@ -10,8 +10,8 @@ not a fork of it.
 
 Every created, edited or deleted message appends one ``room_events`` row whose ``seq``
 is the room's next number, in the same transaction as the change itself, so the stream
-is gap-free and a committed change always has its event (api.md "Ordered, gap-free,
-resumable message stream"). The number comes from
+is gap-free and a committed change always has its event (docs/api.md "Message stream
+and resume"). The number comes from
 ``UPDATE rooms SET last_seq = last_seq + 1 ... RETURNING``: on PostgreSQL that locks the
 room row until commit, so events of a room commit in ``seq`` order; on SQLite the
 transaction already holds the database write lock (``BEGIN IMMEDIATE``).
