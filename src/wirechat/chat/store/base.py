@@ -145,9 +145,9 @@ class ChatStore(EventLog, Protocol):
         self, *, room_id: int, user_id: int, cursor: int | None = None, limit: int = 50
     ) -> bytes:
         """One page of a room's messages, newest first, deleted ones left out
-        (``messages.list``), encoded as api.md ``MessagePage`` JSON (the shape of
-        :class:`~wirechat.chat.store.rows.MessagePageJSON`). ``cursor`` is the previous
-        page's ``nextCursor``.
+        (``messages.list``), encoded as a ``MessagePage`` (docs/api.md "Shapes"; the
+        shape of :class:`~wirechat.chat.store.rows.MessagePageJSON`). ``cursor`` is the
+        previous page's ``nextCursor``.
 
         Raises:
             NotFound: no such room.

@@ -304,9 +304,9 @@ _PAGE_BEFORE = _page_query(True)
 def history(
     room_id: int, user_id: int, cursor: int | None, limit: int, pages: PageCache
 ) -> Program[bytes]:
-    """The page encoded as api.md ``MessagePage``: newest first; ``nextCursor`` is the
-    smallest id of the page, or None when no older message remains. Deleted messages
-    are left out, so no row here can reveal deleted text.
+    """The page encoded as a ``MessagePage`` (docs/api.md "Shapes"): newest first;
+    ``nextCursor`` is the smallest id of the page, or None when no older message
+    remains. Deleted messages are left out, so no row here can reveal deleted text.
 
     Membership is checked on every call; the page itself comes from ``pages`` when the
     room has had no event since it was read (see :mod:`wirechat.chat.store.pages`)."""
