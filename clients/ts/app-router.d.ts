@@ -79,7 +79,10 @@ export interface LoginInput {
   password: string;
 }
 
-/** api.md `Message`; a deleted one has `text == ""` and `deletedAt` set. */
+/**
+ * A message (docs/api.md "Shapes"); a deleted one has `text == ""` and `deletedAt`
+ * set.
+ */
 export interface Message {
   id: number;
   roomId: number;
@@ -91,7 +94,7 @@ export interface Message {
   deletedAt: string | null;
 }
 
-/** api.md `MessageEvent`: the data of one tracked `messages.onMessage` event. */
+/** The data of one tracked `messages.onMessage` event (docs/api.md "Shapes"). */
 export interface MessageEvent {
   type: "created" | "edited" | "deleted";
   message: Message;
@@ -147,7 +150,7 @@ export interface RemoveMemberInput {
   userId: number;
 }
 
-/** api.md `Room`. */
+/** A room (docs/api.md "Shapes"). */
 export interface Room {
   id: number;
   name: string;
@@ -191,7 +194,7 @@ export interface UseTokenInput {
   token: string;
 }
 
-/** api.md `User`. */
+/** A user (docs/api.md "Shapes"). */
 export interface User {
   id: number;
   username: string;
@@ -246,7 +249,8 @@ export type AppRouter = TRPCBuiltRouter<
       }>;
       /**
        * Rotate the refresh token; over a WebSocket, the connection switches to the new
-       * access token (only a token of the connection's own user).
+       * access token (only a token of the connection's own user). Limited per client
+       * address, counted before the token is looked up.
        */
       refresh: TRPCMutationProcedure<{
         input: RefreshInput;
@@ -269,6 +273,10 @@ export type AppRouter = TRPCBuiltRouter<
         output: Ok;
         meta: object;
       }>;
+      /**
+       * Limited per user, every call counted: each verifies the current password, and
+       * the caller may be a thief holding only the access token.
+       */
       changePassword: TRPCMutationProcedure<{
         input: ChangePasswordInput;
         output: AuthResult;

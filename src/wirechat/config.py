@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     """The clients' data transformer: ``superjson`` for clients created with
     ``transformer: superjson`` (every call, result, event and error is wrapped)."""
 
-    # Limits (api.md "Limits").
+    # Limits (docs/api.md "Limits").
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_ws_message_bytes: int = Field(1024 * 1024, gt=0)
     max_batch_size: int = Field(50, gt=0)
@@ -128,12 +128,19 @@ class Settings(BaseSettings):
     """auth.login per client address."""
     rate_limit_failed_logins: RateSetting = Rate(10, 900)
     """Failed auth.login per username (any case)."""
+    rate_limit_refresh: RateSetting = Rate(60, 60)
+    """auth.refresh per client address (a database write each, no password hash)."""
+    rate_limit_change_password: RateSetting = Rate(5, 3600)
+    """auth.changePassword per user: each call verifies the current password, so the
+    holder of a stolen access token gets this many guesses."""
     max_concurrent_hashes: int = Field(2, gt=0)
     """Password hashes running at once (each in a worker thread)."""
     max_queued_hashes: int = Field(16, ge=0)
     """Logins and registrations waiting for a hash slot; one more is TOO_MANY_REQUESTS."""
     max_concurrent_replays: int = Field(2, gt=0)
     """Stream replays (catch-up from the log) reading and sending a page at once."""
+    history_cache_bytes: int = Field(8 * 1024 * 1024, ge=0)
+    """Recently read messages.list pages kept encoded per process (0: none)."""
     max_calls_per_connection: int = Field(64, gt=0)
     """Queries and mutations in flight on one WebSocket."""
     max_connections: int = Field(10_000, gt=0)
@@ -162,6 +169,8 @@ class Settings(BaseSettings):
         "rate_limit_register",
         "rate_limit_login",
         "rate_limit_failed_logins",
+        "rate_limit_refresh",
+        "rate_limit_change_password",
         mode="before",
     )
     @classmethod

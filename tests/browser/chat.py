@@ -40,12 +40,17 @@ def create_room(page: Page, name: str) -> None:
 
 
 def join_room(page: Page, name: str) -> None:
-    """Join a public room from the list (refreshing it until the room shows up)."""
+    """Join a public room from the list (loading more pages, or refreshing it, until
+    the room shows up)."""
     button = page.get_by_role("button", name=f"Join {name}", exact=True)
+    more = page.get_by_role("button", name="More rooms")
     for _ in range(20):
         if button.count():
             break
-        page.get_by_role("button", name="Refresh").click()
+        if more.count():
+            more.click()
+        else:
+            page.get_by_role("button", name="Refresh").click()
         page.wait_for_timeout(250)
     button.click()
     expect(page.get_by_test_id("room-title")).to_have_text(name)

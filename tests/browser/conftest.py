@@ -72,6 +72,7 @@ BASE_ENV = {
     # open internet. The per-user limits (typing, rooms, edits) stay as deployed.
     "RATE_LIMIT_REGISTER": "1000/1h",
     "RATE_LIMIT_LOGIN": "1000/1m",
+    "RATE_LIMIT_REFRESH": "1000/1m",
 }
 
 QUERIES = {

@@ -6,6 +6,7 @@ fixture), and leaves numbered screenshots of its steps under ``artifacts/browser
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -154,6 +155,29 @@ def test_scrolling_up_loads_older_history_page_by_page(
     expect(page.get_by_text("Beginning of the conversation")).to_be_visible()
     assert message_texts(page) == texts
     shots(page, "all-history")
+
+
+def test_more_rooms_loads_the_next_page_of_public_rooms(
+    start_server: Callable[..., Server], open_page: Callable[[str], OpenPage], shots: Shots
+) -> None:
+    server = start_server(RATE_LIMIT_ROOMS="1000/1m")
+    owner = server.call("auth.register", {"username": unique("owner"), "password": PASSWORD})
+    names = [f"public_{n:03d}" for n in range(1, 106)]  # a page holds 100
+    for name in names:
+        server.call("rooms.create", {"name": name}, owner["token"])
+
+    page = open_page(server.url).page
+    sign_up(page, unique("visitor"))
+    listed = page.get_by_test_id("public-rooms").get_by_role("button", name=re.compile("^Join "))
+    expect(listed).to_have_count(100)
+    expect(page.get_by_role("button", name=f"Join {names[-1]}", exact=True)).to_have_count(0)
+    shots(page, "first-page")
+
+    page.get_by_role("button", name="More rooms").click()
+    expect(listed).to_have_count(105)
+    expect(page.get_by_role("button", name="More rooms")).to_have_count(0)  # the last page
+    shots(page, "second-page")
+    join_room(page, names[-1])
 
 
 def test_a_cut_socket_resumes_and_shows_every_missed_message_once_in_order(

@@ -1,4 +1,4 @@
-"""Field rules of api.md on every procedure input, and the JSON form of outputs."""
+"""docs/api.md "Field rules" on every procedure input, and the JSON form of outputs."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ async def deps(store: ChatStore, sessions: SessionFactory) -> AsyncIterator[Deps
         users=UserCache(sessions),
         guard=guard,
         refresh_expires_in=timedelta(days=30),
-        limits=RateLimits(*(MemoryRateLimiter() for _ in range(6))),
+        limits=RateLimits(*(MemoryRateLimiter() for _ in range(8))),
         proxies=TrustedProxies("127.0.0.1"),
     )
     await guard.aclose()

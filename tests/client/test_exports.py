@@ -38,6 +38,11 @@ def test_unknown_name_is_an_attribute_error() -> None:
         wirechat.client.Nope  # noqa: B018
 
 
+# What the server needs and a client must not load (its error table is its own copy
+# for this reason: see wirechat.client.errors).
+SERVER_LIBRARIES = {"pydantic", "starlette", "sqlalchemy"}
+
+
 def _loaded_after(code: str) -> set[str]:
     script = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))"
     out = subprocess.run(
@@ -61,4 +66,16 @@ def test_a_websocket_only_client_never_imports_httpx() -> None:
     )
     assert "picows" in loaded
     assert "httpx" not in loaded
+    assert not {m for m in loaded if m.startswith(("wirechat.rpc", "wirechat.chat"))}
+    assert not SERVER_LIBRARIES & loaded
+
+
+def test_an_http_client_that_met_an_error_loads_no_server_library() -> None:
+    loaded = _loaded_after(
+        "from wirechat.client import Client, TRPCClientError\n"
+        "Client('http://127.0.0.1:1/trpc').http\n"
+        "TRPCClientError.from_shape({'code': -32001, 'message': 'no'})"
+    )
+    assert "httpx" in loaded
+    assert not SERVER_LIBRARIES & loaded
     assert not {m for m in loaded if m.startswith(("wirechat.rpc", "wirechat.chat"))}

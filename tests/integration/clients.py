@@ -1,7 +1,7 @@
 """Clients that speak to a running wirechat process the way a tRPC front end does.
 
 - :class:`Api`: tRPC over HTTP with :mod:`wirechat.client`: ``call(path, input, token)``
-  runs a query or a mutation (api.md's procedure table says which) and returns ``data``,
+  runs a query or a mutation (docs/api.md "Procedures" says which) and returns ``data``,
   or raises :class:`TRPCError` (``wirechat.client.TRPCClientError``); ``raw`` sends
   hand-made requests for wire-level checks.
 - :class:`WSClient`: a frame-level tRPC WebSocket connection on picows for checks of
@@ -72,7 +72,7 @@ KINDS: dict[str, str] = {
     "typing.onTyping": "subscription",
     "presence.onPresence": "subscription",
 }
-"""Every procedure of api.md and its kind."""
+"""Every procedure of docs/api.md "Procedures" and its kind."""
 
 _names = itertools.count(1)
 

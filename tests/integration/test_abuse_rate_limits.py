@@ -5,10 +5,11 @@ flood of logins cannot stall the server (password hashes are bounded, not queued
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 
 from support.latency import allowed, p99, sample_health
 
-from .clients import PASSWORD, Api, TRPCError, WSClient, unique_name
+from .clients import PASSWORD, Api, TRPCError, User, WSClient, unique_name
 from .conftest import Server
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -32,6 +33,12 @@ LOW_LIMITS = {
     "RATE_LIMIT_REGISTER": "1000000/1s",
     "FORWARDED_ALLOW_IPS": "",
 }
+
+# Short windows, so that a test can watch a limit reset; long enough that the calls
+# filling one fit in it on a loaded machine.
+SESSION_LIMITS = {**LOW_LIMITS, "RATE_LIMIT_REFRESH": "3/4s", "RATE_LIMIT_CHANGE_PASSWORD": "2/4s"}
+
+Call = Callable[[str, Any], Awaitable[Any]]
 
 
 async def _too_many(call: Any) -> TRPCError:
@@ -172,6 +179,76 @@ async def test_registrations_are_limited_per_address(
     for _ in range(3):
         await api.register("reg")
     await _too_many(api.register("reg"))
+
+
+@contextlib.asynccontextmanager
+async def _calls_as(user: User, transport: str, srv: Server, api: Api) -> AsyncIterator[Call]:
+    """``call(path, input)`` for ``user``, over HTTP or over one WebSocket of theirs."""
+    if transport == "http":
+        yield lambda path, input: api.call(path, input, user.token)
+        return
+    ws = await WSClient.connect(srv.ws_url, user.token)
+    try:
+        yield ws.call
+    finally:
+        await ws.close()
+
+
+async def _wait_out(error: TRPCError) -> None:
+    """Sleep until the refused call's ``retryAfterMs`` has passed."""
+    retry_after_ms = error.shape["data"]["retryAfterMs"]
+    assert 0 < retry_after_ms <= 4000
+    await asyncio.sleep(retry_after_ms / 1000 + 0.2)
+
+
+@pytest.mark.parametrize("transport", ["http", "ws"])
+async def test_refresh_is_limited_per_address_and_allowed_again_after_the_window(
+    transport: str, start_server: Callable[..., Server], http: httpx.AsyncClient
+) -> None:
+    srv = start_server(**SESSION_LIMITS)
+    api = Api(srv.trpc_url, http)
+    alice, bob = await api.register("refresh"), await api.register("refresh")
+    async with _calls_as(alice, transport, srv, api) as call:
+        refresh_token = alice.refresh_token
+        for _ in range(3):
+            refresh_token = (await call("auth.refresh", {"refreshToken": refresh_token}))[
+                "refreshToken"
+            ]
+        error = await _too_many(call("auth.refresh", {"refreshToken": refresh_token}))
+        # The budget is the address's: another user calling from it is refused too.
+        await _too_many(api.call("auth.refresh", {"refreshToken": bob.refresh_token}))
+        await _wait_out(error)
+        # The refused call did not spend the token; after the window it is accepted.
+        renewed = await call("auth.refresh", {"refreshToken": refresh_token})
+        assert renewed["user"]["id"] == alice.id
+
+
+@pytest.mark.parametrize("transport", ["http", "ws"])
+async def test_change_password_is_limited_per_user_right_password_or_not(
+    transport: str, start_server: Callable[..., Server], http: httpx.AsyncClient
+) -> None:
+    """A thief with an access token guessing the password gets RATE_LIMIT_CHANGE_PASSWORD
+    tries per window; once over, even the right password is refused and nothing changes."""
+    srv = start_server(**SESSION_LIMITS)
+    api = Api(srv.trpc_url, http)
+    alice, bob = await api.register("chpw"), await api.register("chpw")
+    right = {"currentPassword": PASSWORD, "newPassword": "new password 1"}
+    async with _calls_as(alice, transport, srv, api) as call:
+        for i in range(2):
+            with pytest.raises(TRPCError) as info:
+                await call(
+                    "auth.changePassword",
+                    {"currentPassword": f"guess number {i}", "newPassword": "new password 1"},
+                )
+            assert info.value.code == "FORBIDDEN"
+        error = await _too_many(call("auth.changePassword", right))
+        # The password did not change, and the limit is alice's alone.
+        await api.call("auth.login", {"username": alice.username, "password": PASSWORD})
+        await api.call("auth.changePassword", right, bob.token)
+        await _wait_out(error)
+        result = await call("auth.changePassword", right)
+        assert result["user"]["id"] == alice.id
+    await api.call("auth.login", {"username": alice.username, "password": "new password 1"})
 
 
 async def test_login_flood_leaves_health_and_sends_responsive(

@@ -1,4 +1,4 @@
-"""Who may call what: every procedure of api.md x every kind of caller, through the wire.
+"""Who may call what: every procedure (docs/api.md "Procedures") x every kind of caller.
 
 Callers: ``anonymous`` (no token), ``outsider`` (signed in, not in the room), ``member``
 (in the room, neither its owner nor the message's author), ``author`` (member who wrote

@@ -1,4 +1,5 @@
-"""The plain HTTP endpoints (api.md "Plain HTTP endpoints") and the process lifecycle."""
+"""The plain HTTP endpoints (docs/api.md "Health, readiness and metrics") and the process
+lifecycle (docs/api.md "Shutdown")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""api.md "Errors" and "Limits" through the wire, plus edit/delete events."""
+"""docs/api.md "Errors" and docs/api.md "Limits" through the wire, plus edit/delete events."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Three senders post 1,000 messages in total into one room over HTTP while five
 subscribers (the unmodified ``@trpc/client`` wsLink under Node, ``messages.onMessage``
 with tracked ids) have their sockets terminated at random moments. The real client
 reconnects by itself and resubscribes with ``lastEventId``; the server replays from the
-database and continues live (api.md "Ordered, gap-free, resumable message stream").
+database and continues live (docs/api.md "Message stream and resume").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sessions through the wire (api.md "Sessions and revocation"): refresh and its rotation,
+"""Sessions through the wire (docs/api.md "Sessions"): refresh and its rotation,
 logout, logoutAll, password change, in-band refresh on a WebSocket, open streams ended
 by revocation or expiry, and ``rooms.removeMember`` on open streams."""
 

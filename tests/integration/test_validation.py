@@ -1,4 +1,4 @@
-"""A sample of api.md's field rules through the wire: ``BAD_REQUEST`` with the failing
+"""A sample of docs/api.md "Field rules" through the wire: ``BAD_REQUEST`` with the failing
 fields in ``error.data.issues[].path``."""
 
 from __future__ import annotations

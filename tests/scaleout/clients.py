@@ -50,6 +50,8 @@ MUTATIONS = {
     "rooms.join",
     "rooms.removeMember",
     "messages.send",
+    "messages.edit",
+    "messages.delete",
 }
 
 _names = itertools.count(1)

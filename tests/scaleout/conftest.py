@@ -6,10 +6,11 @@
   wirechat running against the same Redis (topics are global to a Redis server).
 - ``cluster``: ``cluster(n, **env)`` starts ``n`` processes on free ports on that
   database and Redis; every process still running is stopped after the test.
-- ``redis_admin``: a separate Redis connection for the test itself (CLIENT KILL,
-  restarts). It deletes no keys: every module's processes keep theirs under their own
-  namespace (derived from the module's fresh database), and other runs using the same
-  Redis meanwhile (another checkout, CI) must not lose theirs.
+- ``redis_admin``: a separate Redis connection for the test itself (CLIENT KILL of
+  the connections it named, restarts). It deletes no keys: every module's processes
+  keep theirs under their own namespace (derived from the module's fresh database),
+  and other runs using the same Redis meanwhile (another checkout, CI) must not lose
+  theirs.
 
 PostgreSQL or Redis unreachable: the tests are skipped, or fail when ``CI`` is set.
 """
@@ -64,6 +65,8 @@ BASE_ENV = {
     "RATE_LIMIT_REGISTER": "1000000/1s",
     "RATE_LIMIT_LOGIN": "1000000/1s",
     "RATE_LIMIT_FAILED_LOGINS": "1000000/1s",
+    "RATE_LIMIT_REFRESH": "1000000/1s",
+    "RATE_LIMIT_CHANGE_PASSWORD": "1000000/1s",
     "MAX_QUEUED_HASHES": "100000",
 }
 
@@ -135,10 +138,16 @@ def database() -> Iterator[str]:
 # ---- Redis --------------------------------------------------------------------------------
 
 
-def redis_client() -> Any:
+def redis_client(client_name: str | None = None) -> Any:
     import redis
 
-    return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_timeout=5, socket_connect_timeout=2)
+    return redis.Redis(
+        host=REDIS_HOST,
+        port=REDIS_PORT,
+        socket_timeout=5,
+        socket_connect_timeout=2,
+        client_name=client_name,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """Several processes behave as one server: every event reaches every subscriber on
-every process, complete, in order, exactly once (api.md "Scale-out")."""
+every process, complete, in order, exactly once (docs/api.md "Several processes")."""
 
 from __future__ import annotations
 

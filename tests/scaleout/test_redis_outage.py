@@ -5,6 +5,7 @@ duplicated (hub.py: resubscribe + catch-up after a broker loss)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ import orjson
 import pytest
 
 from .clients import Api, Proc, Subscriber, audit, send_all, subscribe_all, summarize
-from .conftest import redis_client, redis_restored, redis_shutdown, redis_start
+from .conftest import REDIS_URL, redis_client, redis_restored, redis_shutdown, redis_start
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -23,9 +24,9 @@ SUBSCRIBERS_PER_PROCESS = 8
 
 
 async def _setup(
-    cluster: Callable[..., list[Proc]], api: Api, processes: int = 2
+    cluster: Callable[..., list[Proc]], api: Api, processes: int = 2, **env: str
 ) -> tuple[list[Proc], list[Subscriber], list[tuple[Proc, Any]], int]:
-    procs = cluster(processes)
+    procs = cluster(processes, **env)
     n_subs = SUBSCRIBERS_PER_PROCESS * processes
     users = await api.users(procs, n_subs + 2 * processes)
     readers, writers = users[:n_subs], users[n_subs:]
@@ -66,27 +67,59 @@ def _report(
     return figures
 
 
+def _named(admin: Any, name: str) -> set[str]:
+    """Ids of the connections named ``name``."""
+    return {client["id"] for client in admin.client_list() if client["name"] == name}
+
+
+def _kill_named(admin: Any, name: str, kind: str) -> int:
+    """CLIENT KILL TYPE ``kind``, narrowed to the connections named ``name``: other runs
+    sharing this Redis keep theirs. Returns how many were killed."""
+    killed = 0
+    for client in admin.client_list(_type=kind):
+        if client["name"] == name:
+            # 0 when the connection went away between the listing and the kill.
+            killed += int(admin.client_kill_filter(_id=client["id"], _type=kind))
+    return killed
+
+
 async def test_subscribers_catch_up_after_pubsub_connections_are_killed(
     cluster: Callable[..., list[Proc]], api: Api
 ) -> None:
-    procs, subs, plan, room_id = await _setup(cluster, api)
+    # redis-py sets CLIENT SETNAME from the URL's client_name on every connection it
+    # opens, the pub/sub ones and the reconnections included.
+    name = f"wirechat-outage-{secrets.token_hex(6)}"
+    procs, subs, plan, room_id = await _setup(
+        cluster, api, REDIS_URL=f"{REDIS_URL}?client_name={name}"
+    )
+    admin = redis_client()
+    # Another run's connections, one of each type, under a name that merely starts
+    # like this run's: they must survive every kill.
+    bystander = redis_client(client_name=f"{name}-bystander")
+    bystander.ping()
+    # Its own client: a pool would hand the PING's connection to the subscription.
+    bystander_channel = redis_client(client_name=f"{name}-bystander").pubsub()
+    bystander_channel.subscribe(f"{name}:bystander")
+    bystanders = _named(admin, f"{name}-bystander")
     sent: list[int] = []
     sending = asyncio.ensure_future(
         send_all(api, plan, room_id, MESSAGES, label="kill", concurrency=12, sent=sent)
     )
     killed_pubsub = killed_normal = kills = 0
-    admin = redis_client()
     try:
         for fraction in (0.2, 0.45, 0.7):
             while len(sent) < MESSAGES * fraction and not sending.done():  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
             # Through a separate connection: every process's pub/sub connection, then the
-            # ordinary ones (PUBLISH, presence, rate limit) - the killer itself is skipped.
-            killed_pubsub += int(admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub"))
-            killed_normal += int(admin.execute_command("CLIENT", "KILL", "TYPE", "normal"))
+            # ordinary ones (PUBLISH, presence, rate limit).
+            killed_pubsub += _kill_named(admin, name, "pubsub")
+            killed_normal += _kill_named(admin, name, "normal")
             kills += 1
             await asyncio.sleep(0.3)
+        survivors = _named(admin, f"{name}-bystander")
     finally:
+        bystander_channel.close()
+        bystander.close()
         admin.close()
         await sending
     results = await asyncio.gather(*(s.wait_count(MESSAGES, 30) for s in subs))
@@ -102,6 +135,9 @@ async def test_subscribers_catch_up_after_pubsub_connections_are_killed(
         normal_connections_killed=killed_normal,
     )
     assert killed_pubsub >= kills * len(procs)  # each kill hit every process
+    assert killed_normal >= kills * len(procs)
+    assert len(bystanders) == 2, bystanders
+    assert survivors == bystanders, "a connection of another run was killed"
     assert figures["channel_resubscribes"] >= kills * len(procs), "the kills went unnoticed"
     assert all(results)
 

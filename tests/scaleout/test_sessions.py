@@ -1,4 +1,4 @@
-"""Sessions across processes (api.md "Sessions and revocation"): a session ended on one
+"""Sessions across processes (docs/api.md "Ending a session"): a session ended on one
 process ends its open streams on another within a second, and its tokens are refused on
 both; ``rooms.removeMember`` on one process ends the removed user's streams on another."""
 

@@ -86,7 +86,7 @@ async def build_application(settings: Settings) -> Application:
             stack.callback(checkpointer.stop)
         stack.push_async_callback(db.dispose)
         sessions = session_factory(db)
-        store = open_store(db)
+        store = open_store(db, history_bytes=settings.history_cache_bytes)
         stack.push_async_callback(store.aclose)
         broker = _broker(settings)
         stack.push_async_callback(broker.aclose)
@@ -142,6 +142,8 @@ async def build_application(settings: Settings) -> Application:
             register=make_limiter(settings.rate_limit_register),
             login=make_limiter(settings.rate_limit_login),
             failed_logins=make_limiter(settings.rate_limit_failed_logins),
+            refresh=make_limiter(settings.rate_limit_refresh),
+            change_password=make_limiter(settings.rate_limit_change_password),
         )
         stack.push_async_callback(presence.aclose)
         stack.push_async_callback(hub.aclose)

@@ -1,7 +1,7 @@
 """Password hashing, JSON Web Tokens, refresh tokens and where a request carries its token.
 
 Nothing here logs: tokens, passwords and the secret must never reach a log line
-(api.md, "Process").
+(docs/api.md "Logging").
 """
 
 from __future__ import annotations
@@ -153,10 +153,10 @@ class TokenClaims:
 
 
 class TokenService:
-    """Issues and verifies the HS256 tokens of api.md "Authentication".
+    """Issues and verifies the HS256 tokens of docs/api.md "Authentication".
 
     Claims: ``userId`` (int), ``sub`` (the same id as a string), ``sid`` (the session,
-    api.md "Sessions and revocation"), ``iat``, ``exp``. Verification pins the algorithm,
+    docs/api.md "Sessions"), ``iat``, ``exp``. Verification pins the algorithm,
     so ``alg: none`` or a token signed with another algorithm is rejected, and requires
     every claim: a token without ``sid`` could never be revoked, so it is not accepted.
     """
@@ -244,7 +244,7 @@ def token_from_request(
 ) -> str | None:
     """Return the token a request carries, from the first source that has one.
 
-    Order of api.md "Authentication": the ``authorization: Bearer`` header (``headers``
+    Order of docs/api.md "Authentication": the ``authorization: Bearer`` header (``headers``
     has lower-case keys); on a WebSocket upgrade, the ``?token=`` query parameter; then
     the tRPC ``connectionParams`` ``token`` (the first WebSocket message, or the
     ``connectionParams`` query parameter of an SSE subscription, already decoded).
@@ -268,8 +268,9 @@ def load_or_create_secret(data_dir: Path) -> tuple[str, bool]:
     """Return ``(secret, created)`` from ``data_dir/jwt_secret``, creating it if absent.
 
     Used when ``JWT_SECRET`` is unset: the first start writes a random secret readable
-    only by its owner (mode 0600) and returns ``created=True`` so the caller can log the
-    warning api.md asks for; later starts read it back, and tokens survive restarts.
+    only by its owner (mode 0600) and returns ``created=True`` so the caller can log a
+    warning (docs/api.md "Authentication"); later starts read it back, and tokens survive
+    restarts.
     An existing file with looser permissions is tightened to 0600.
     """
     data_dir.mkdir(parents=True, exist_ok=True)

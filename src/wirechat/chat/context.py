@@ -23,7 +23,7 @@ class Context:
     session_id: int | None
     valid_until: float
     """Unix time after which the token no longer counts: its ``exp``, plus the grace
-    period on a WebSocket (api.md "Expiry on an open connection"); 0 when anonymous."""
+    period on a WebSocket (docs/api.md "Expiry on an open connection"); 0 when anonymous."""
     info: RequestInfo
 
 
@@ -89,7 +89,7 @@ class ContextFactory:
 async def require_user(call: Call[Context], next: Next[AuthedContext]) -> Any:
     """*auth* procedures: UNAUTHORIZED for anonymous callers, for a token that has expired
     since the connection was opened (after the grace on a WebSocket), and for a token
-    whose session has ended (api.md "Sessions and revocation")."""
+    whose session has ended (docs/api.md "Ending a session")."""
     ctx = call.ctx
     if ctx.user_id is None or ctx.valid_until <= time.time():
         raise RPCError(ErrorCode.UNAUTHORIZED, "Sign in to call this procedure")

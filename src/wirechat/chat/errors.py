@@ -12,8 +12,8 @@ Tree::
     ├── RateLimited         too many calls; retry after ``retry_after``  (TOO_MANY_REQUESTS)
     └── ValidationFailed    input valid in shape, wrong against the DB  (BAD_REQUEST)
 
-The services never import the tRPC engine; the codes in parentheses are what api.md
-expects, applied by the one mapping table next to the routers.
+The services never import the tRPC engine; the codes in parentheses are what clients
+get (docs/api.md "Errors"), applied by the one mapping table next to the routers.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Credentials on every call and on open connections: which sessions are live, and what
-ends when one ends or a connection's token expires (api.md "Sessions and revocation").
+ends when one ends or a connection's token expires (docs/api.md "Sessions").
 
 Every *auth* call asks :meth:`SessionGuard.cached` whether its token's session is live:
 a dict read, answered from the database once per session and process
@@ -175,7 +175,7 @@ class SessionGuard:
             connection.end_subscriptions(RPCError(ErrorCode.UNAUTHORIZED, TOKEN_EXPIRED))
         else:
             # SSE: closed without `return`, so httpSubscriptionLink reconnects with fresh
-            # connectionParams and lastEventId (api.md).
+            # connectionParams and lastEventId (docs/api.md "Expiry on an open connection").
             connection.end_subscriptions()
 
     @property

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one process (api.md ``/metrics``)."""
+"""Prometheus metrics of one process (docs/api.md "Health, readiness and metrics")."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@ memberships, messages and room events.
 
 The schema itself is created by the Alembic migrations in ``wirechat/db/migrations``;
 these classes must stay in step with them (``tests/db/test_migrations.py`` compares the two).
-Times are stored in UTC truncated to milliseconds, the precision api.md exposes, so a
-value read back formats exactly as it was sent.
+Times are stored in UTC truncated to milliseconds, the precision of the API's times
+(docs/api.md "Shapes"), so a value read back formats exactly as it was sent.
 """
 
 from __future__ import annotations

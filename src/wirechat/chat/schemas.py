@@ -1,4 +1,4 @@
-"""Inputs and outputs of every procedure in api.md, with its exact JSON field names.
+"""Inputs and outputs of every procedure (docs/api.md "Procedures"), with its JSON field names.
 
 Python attributes are snake_case; the JSON names are camelCase through an alias
 generator, so ``Room(is_private=True).model_dump()`` gives ``{"isPrivate": true, ...}``
@@ -6,7 +6,8 @@ generator, so ``Room(is_private=True).model_dump()`` gives ``{"isPrivate": true,
 id or ``"true"`` for a flag gets a validation error, never a silent coercion. Unknown
 keys are ignored, as a zod object schema strips them.
 
-Lengths count Unicode code points (Python's ``len``), after trimming where api.md says so.
+Lengths count Unicode code points (Python's ``len``), after trimming where
+docs/api.md "Field rules" says so.
 Times are aware UTC datetimes in Python and ``2026-01-31T12:00:00.000Z`` strings in JSON.
 """
 
@@ -81,7 +82,8 @@ MAX_MEMBER_IDS = 100
 
 
 def format_timestamp(value: datetime) -> str:
-    """Format ``value`` as api.md's times: ISO 8601, UTC, milliseconds, ``Z``.
+    """Format ``value`` as the API's times (docs/api.md "Shapes"): ISO 8601, UTC,
+    milliseconds, ``Z``.
 
     A naive datetime is taken to be UTC already.
     """
@@ -277,8 +279,8 @@ class OnMessageInput(_Input):
     @field_validator("last_event_id")
     @classmethod
     def _is_event_id(cls, value: str | None) -> str | None:
-        # Tracked ids are room sequence numbers as decimal strings (api.md, "Ordered,
-        # gap-free, resumable message stream"); anything else cannot be resumed from.
+        # Tracked ids are room sequence numbers as decimal strings (docs/api.md "Message
+        # stream and resume"); anything else cannot be resumed from.
         if value is not None and not _EVENT_ID.fullmatch(value):
             raise ValueError("must be an event id received from this stream")
         return value
@@ -300,7 +302,7 @@ class SetTypingInput(_Input):
 
 
 class User(_Output):
-    """api.md ``User``."""
+    """A user (docs/api.md "Shapes")."""
 
     id: int
     username: str
@@ -317,7 +319,7 @@ class Author(_Output):
 
 
 class Room(_Output):
-    """api.md ``Room``."""
+    """A room (docs/api.md "Shapes")."""
 
     id: int
     name: str
@@ -329,7 +331,8 @@ class Room(_Output):
 
 
 class Message(_Output):
-    """api.md ``Message``; a deleted one has ``text == ""`` and ``deletedAt`` set."""
+    """A message (docs/api.md "Shapes"); a deleted one has ``text == ""`` and ``deletedAt``
+    set."""
 
     id: int
     room_id: int
@@ -342,7 +345,7 @@ class Message(_Output):
 
 
 class MessageEvent(_Output):
-    """api.md ``MessageEvent``: the data of one tracked ``messages.onMessage`` event."""
+    """The data of one tracked ``messages.onMessage`` event (docs/api.md "Shapes")."""
 
     type: EventTypeName
     message: Message

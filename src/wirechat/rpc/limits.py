@@ -19,7 +19,7 @@ __all__ = ["Limits", "Outbox"]
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Per-connection limits (api.md "Limits"); each is a server setting.
+    """Per-connection limits (docs/api.md "Limits"); each is a server setting.
 
     ``max_message_bytes``: one WebSocket message (close 1009 over it);
     ``max_batch_size``: calls in one batch or one WebSocket array frame;

@@ -9,6 +9,7 @@ import contextlib
 
 import orjson
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat.factories import MakeRoom, MakeUser
 from chat.oracle import count, events
@@ -16,7 +17,7 @@ from wirechat.chat import schemas
 from wirechat.chat.errors import Forbidden, NotFound
 from wirechat.chat.models import Message, RoomEvent
 from wirechat.chat.services import rooms
-from wirechat.chat.store import ChatStore, StoredEvent
+from wirechat.chat.store import ChatStore, StoredEvent, open_store
 from wirechat.db.session import SessionFactory, transaction
 
 
@@ -304,7 +305,7 @@ class TestHistory:
         self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice, room, _ = await self._fill(store, make_user, make_room, 0)
-        page = await store.history(room_id=room.id, user_id=alice.id)
+        page = orjson.loads(await store.history(room_id=room.id, user_id=alice.id))
         assert (page["items"], page["nextCursor"]) == ([], None)
 
     @pytest.mark.parametrize(("count", "limit"), [(3, 3), (4, 3), (5, 1), (101, 100), (7, 50)])
@@ -322,8 +323,8 @@ class TestHistory:
         cursor: int | None = None
         pages = 0
         while True:
-            page = await store.history(
-                room_id=room.id, user_id=alice.id, cursor=cursor, limit=limit
+            page = orjson.loads(
+                await store.history(room_id=room.id, user_id=alice.id, cursor=cursor, limit=limit)
             )
             pages += 1
             assert len(page["items"]) <= limit
@@ -339,7 +340,7 @@ class TestHistory:
         self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
     ) -> None:
         alice, room, ids = await self._fill(store, make_user, make_room, 2)
-        page = await store.history(room_id=room.id, user_id=alice.id, cursor=ids[0])
+        page = orjson.loads(await store.history(room_id=room.id, user_id=alice.id, cursor=ids[0]))
         assert (page["items"], page["nextCursor"]) == ([], None)
 
     async def test_deleted_messages_are_left_out(
@@ -347,7 +348,7 @@ class TestHistory:
     ) -> None:
         alice, room, ids = await self._fill(store, make_user, make_room, 3)
         await store.delete(message_id=ids[1], user_id=alice.id)
-        page = await store.history(room_id=room.id, user_id=alice.id)
+        page = orjson.loads(await store.history(room_id=room.id, user_id=alice.id))
         assert [m["id"] for m in page["items"]] == [ids[2], ids[0]]
 
     async def test_non_member_is_forbidden_and_unknown_room_not_found(
@@ -361,6 +362,83 @@ class TestHistory:
             await store.history(room_id=room.id + 100, user_id=eve.id)
 
 
+class TestHistoryPages:
+    """Pages kept by a store (``wirechat.chat.store.pages``) are checked against the
+    database on every read: a change made through another store (another process, with
+    pages of its own) shows at once, and membership is checked before a kept page."""
+
+    async def test_a_page_read_again_is_the_kept_one(
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+    ) -> None:
+        alice = await make_user("alice")
+        room = await make_room(alice)
+        await store.send(room_id=room.id, author_id=alice.id, text="hi")
+        first = await store.history(room_id=room.id, user_id=alice.id)
+        assert await store.history(room_id=room.id, user_id=alice.id) is first
+
+    async def test_sends_edits_and_deletes_through_another_store_show_in_the_next_page(
+        self,
+        store: ChatStore,
+        engine: AsyncEngine,
+        sessions: SessionFactory,
+        make_user: MakeUser,
+        make_room: MakeRoom,
+    ) -> None:
+        alice = await make_user("alice")
+        room = await make_room(alice)
+        other = open_store(engine)
+        try:
+
+            async def texts(**page: int) -> list[str]:
+                body = await store.history(room_id=room.id, user_id=alice.id, **page)
+                return [m["text"] for m in orjson.loads(body)["items"]]
+
+            ids = [
+                (await other.send(room_id=room.id, author_id=alice.id, text=t)).message.id
+                for t in ("a", "b")
+            ]
+            assert await texts() == ["b", "a"]
+            assert await texts(cursor=ids[1], limit=1) == ["a"]
+            await other.send(room_id=room.id, author_id=alice.id, text="c")
+            assert await texts() == ["c", "b", "a"]
+            await other.edit(message_id=ids[0], user_id=alice.id, text="a2")
+            assert await texts() == ["c", "b", "a2"]
+            assert await texts(cursor=ids[1], limit=1) == ["a2"]
+            await other.delete(message_id=ids[1], user_id=alice.id)
+            assert await texts() == ["c", "a2"]
+            await other.delete(message_id=ids[0], user_id=alice.id)
+            assert await texts(cursor=ids[1], limit=1) == []
+        finally:
+            await other.aclose()
+
+    async def test_a_member_who_left_is_refused_a_kept_page(
+        self, store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
+    ) -> None:
+        alice, bob = await make_user("alice"), await make_user("bob")
+        room = await make_room(alice, members=[bob])
+        await store.send(room_id=room.id, author_id=alice.id, text="hi")
+        kept = await store.history(room_id=room.id, user_id=bob.id)
+        await rooms.leave(sessions, room_id=room.id, user_id=bob.id)
+        with pytest.raises(Forbidden):
+            await store.history(room_id=room.id, user_id=bob.id)
+        assert await store.history(room_id=room.id, user_id=alice.id) == kept
+
+    async def test_no_page_is_kept_when_the_cache_holds_none(
+        self, engine: AsyncEngine, make_user: MakeUser, make_room: MakeRoom
+    ) -> None:
+        alice = await make_user("alice")
+        room = await make_room(alice)
+        uncached = open_store(engine, history_bytes=0)
+        try:
+            await uncached.send(room_id=room.id, author_id=alice.id, text="hi")
+            first = await uncached.history(room_id=room.id, user_id=alice.id)
+            again = await uncached.history(room_id=room.id, user_id=alice.id)
+            assert again == first
+            assert again is not first
+        finally:
+            await uncached.aclose()
+
+
 async def test_history_items_have_exactly_the_wire_shape_of_a_message(
     store: ChatStore, sessions: SessionFactory, make_user: MakeUser, make_room: MakeRoom
 ) -> None:
@@ -369,7 +447,7 @@ async def test_history_items_have_exactly_the_wire_shape_of_a_message(
     room = await make_room(alice)
     sent = await store.send(room_id=room.id, author_id=alice.id, text="hi", client_message_id="c-1")
     edited = await store.edit(message_id=sent.message.id, user_id=alice.id, text="hi again")
-    page = await store.history(room_id=room.id, user_id=alice.id)
+    page = orjson.loads(await store.history(room_id=room.id, user_id=alice.id))
     assert page["items"] == [edited.message.model_dump(mode="json", by_alias=True)]
 
 

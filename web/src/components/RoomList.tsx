@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { FormEvent } from "react";
 import { readableError } from "../errors";
 import { useTRPC, type Room, type User } from "../trpc";
@@ -8,6 +8,8 @@ interface Props {
   selected: number | null;
   onSelect: (roomId: number) => void;
 }
+
+const PUBLIC_PAGE = 100;
 
 /** A direct room is named after both users; show the other one. */
 export function roomTitle(room: Room, me: User): string {
@@ -22,9 +24,16 @@ export function RoomList({ me, selected, onSelect }: Props) {
   const queryClient = useQueryClient();
   // Nothing pushes room-list changes, so poll gently; joins and creates refresh at once.
   const mine = useQuery(trpc.rooms.list.queryOptions(undefined, { refetchInterval: 15_000 }));
-  // The first 100 (the most a page holds): enough to pick from in a small chat.
-  const publicRooms = useQuery(
-    trpc.rooms.listPublic.queryOptions({ limit: 100 }, { refetchInterval: 15_000 }),
+  // Pages of 100 (the most one holds), oldest rooms first; "More rooms" asks for the
+  // next. The poll refetches every page loaded so far.
+  const publicRooms = useInfiniteQuery(
+    trpc.rooms.listPublic.infiniteQueryOptions(
+      { limit: PUBLIC_PAGE },
+      {
+        getNextPageParam: (page) => page.nextCursor ?? undefined,
+        refetchInterval: 15_000,
+      },
+    ),
   );
   // Show a room the moment the server answers, before the lists are fetched again.
   const remember = (room: Room) => {
@@ -53,7 +62,9 @@ export function RoomList({ me, selected, onSelect }: Props) {
   }
 
   const memberOf = new Set(mine.data?.map((room) => room.id));
-  const joinable = (publicRooms.data?.items ?? []).filter((room) => !memberOf.has(room.id));
+  const joinable = (publicRooms.data?.pages ?? [])
+    .flatMap((page) => page.items)
+    .filter((room) => !memberOf.has(room.id));
 
   return (
     <nav className="rooms" aria-label="Rooms">
@@ -108,11 +119,21 @@ export function RoomList({ me, selected, onSelect }: Props) {
             </button>
           </li>
         ))}
-        {publicRooms.isSuccess && joinable.length === 0 && (
+        {publicRooms.isSuccess && !publicRooms.hasNextPage && joinable.length === 0 && (
           <li className="muted">Nothing new to join.</li>
         )}
       </ul>
       <div className="row">
+        {publicRooms.hasNextPage && (
+          <button
+            type="button"
+            className="link"
+            disabled={publicRooms.isFetchingNextPage}
+            onClick={() => void publicRooms.fetchNextPage()}
+          >
+            {publicRooms.isFetchingNextPage ? "Loading…" : "More rooms"}
+          </button>
+        )}
         <button type="button" className="link" onClick={() => void refresh()}>
           Refresh
         </button>

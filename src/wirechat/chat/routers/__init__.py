@@ -1,4 +1,4 @@
-"""The chat's tRPC procedures, one module per namespace of api.md."""
+"""The chat's tRPC procedures, one module per namespace (docs/api.md "Procedures")."""
 
 from .app import app_router
 

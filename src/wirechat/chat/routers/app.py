@@ -1,4 +1,4 @@
-"""The whole API of api.md as one router."""
+"""The whole chat API (docs/api.md "Procedures") as one router."""
 
 from __future__ import annotations
 

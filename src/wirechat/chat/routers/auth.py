@@ -83,8 +83,10 @@ def _switch(ctx: Context, claims: TokenClaims) -> None:
 
 async def refresh(ctx: Context, input: schemas.RefreshInput) -> schemas.AuthResult:
     """Rotate the refresh token; over a WebSocket, the connection switches to the new
-    access token (only a token of the connection's own user)."""
+    access token (only a token of the connection's own user). Limited per client
+    address, counted before the token is looked up."""
     d = ctx.deps
+    await d.limits.refresh.hit(f"refresh:{_client_ip(ctx)}")
     on_socket = _on_websocket(ctx)
     try:
         grant = await signins.rotate(
@@ -136,7 +138,10 @@ async def logout_all(ctx: AuthedContext, input: None) -> schemas.Ok:
 async def change_password(
     ctx: AuthedContext, input: schemas.ChangePasswordInput
 ) -> schemas.AuthResult:
+    """Limited per user, every call counted: each verifies the current password, and
+    the caller may be a thief holding only the access token."""
     d = ctx.deps
+    await d.limits.change_password.hit(f"change-password:{ctx.user_id}")
     result, ended = await accounts.change_password(
         d.sessions,
         d.hasher,

@@ -10,7 +10,7 @@ from wirechat.chat import schemas
 from wirechat.chat.context import AuthedContext
 from wirechat.chat.deps import Deps
 from wirechat.chat.routers.base import authed
-from wirechat.chat.store import MessagePageJSON, MessageResult
+from wirechat.chat.store import MessageResult
 from wirechat.chat.stream import MessageStream
 from wirechat.rpc import PushSource, Router, Tracked, WireType
 from wirechat.rpc.codec import dumps
@@ -18,7 +18,7 @@ from wirechat.rpc.codec import dumps
 __all__ = ["messages_router"]
 
 # What the fast paths send, for the TypeScript generator (the same JSON as the models).
-MessagePageWire = Annotated[MessagePageJSON, WireType(schemas.MessagePage)]
+MessagePageWire = Annotated[orjson.Fragment, WireType(schemas.MessagePage)]
 MessageEventWire = Annotated[orjson.Fragment, WireType(schemas.MessageEvent)]
 
 
@@ -51,9 +51,10 @@ async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.M
 
 
 async def list_(ctx: AuthedContext, input: schemas.ListMessagesInput) -> MessagePageWire:
-    return await ctx.deps.store.history(
+    page = await ctx.deps.store.history(
         room_id=input.room_id, user_id=ctx.user_id, cursor=input.cursor, limit=input.limit
     )
+    return orjson.Fragment(page)
 
 
 async def edit(ctx: AuthedContext, input: schemas.EditMessageInput) -> schemas.Message:

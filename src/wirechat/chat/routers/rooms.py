@@ -46,8 +46,7 @@ async def join(ctx: AuthedContext, input: schemas.RoomIdInput) -> schemas.Room:
 async def leave(ctx: AuthedContext, input: schemas.RoomIdInput) -> schemas.Ok:
     await ctx.deps.limits.rooms.hit(f"rooms:{ctx.user_id}")
     result = await rooms.leave(ctx.deps.sessions, room_id=input.room_id, user_id=ctx.user_id)
-    # End this user's streams of the room on every process (api.md: membership is
-    # checked on every stream).
+    # End this user's streams of the room on every process (docs/api.md "Membership").
     await ctx.deps.hub.publish_left(input.room_id, ctx.user_id)
     return result
 

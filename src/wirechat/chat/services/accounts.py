@@ -27,7 +27,7 @@ __all__ = [
 _TAKEN = "username is already taken"
 
 DEFAULT_REFRESH_EXPIRES_IN = timedelta(days=30)
-"""``REFRESH_EXPIRES_IN``'s default (api.md)."""
+"""``REFRESH_EXPIRES_IN``'s default (docs/api.md "Sessions")."""
 
 
 async def signed_in(

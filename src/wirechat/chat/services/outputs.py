@@ -1,5 +1,5 @@
-"""Builds the api.md output shapes from table rows; the one place that decides how a
-deleted message looks."""
+"""Builds the output shapes (docs/api.md "Shapes") from table rows; the one place that
+decides how a deleted message looks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ __all__ = ["author_out", "message_out", "room_out", "user_out"]
 
 
 def user_out(user: models.User) -> schemas.User:
-    """api.md ``User`` of a row."""
+    """The ``User`` of a row."""
     return schemas.User(
         id=user.id,
         username=user.username,
@@ -24,7 +24,8 @@ def author_out(user: models.User) -> schemas.Author:
 
 
 def message_out(message: models.Message, author: models.User) -> schemas.Message:
-    """api.md ``Message``; a deleted message never shows its text (api.md "Shapes")."""
+    """The ``Message`` of a row; a deleted message never shows its text (docs/api.md
+    "Shapes")."""
     return schemas.Message(
         id=message.id,
         room_id=message.room_id,
@@ -38,7 +39,7 @@ def message_out(message: models.Message, author: models.User) -> schemas.Message
 
 
 def room_out(room: models.Room, member_count: int) -> schemas.Room:
-    """api.md ``Room``."""
+    """The ``Room`` of a row."""
     return schemas.Room(
         id=room.id,
         name=room.name,

@@ -1,8 +1,8 @@
-"""Per-key rate limiting (api.md "Limits": 30 messages per user per 10 s by default).
+"""Per-key rate limiting (docs/api.md "Rates": 30 messages per user per 10 s by default).
 
 Besides ``messages.send``, every call that writes or fans out has its own limit
-(:class:`RateLimits`), as have registration and login per client address and failed
-logins per username (docs/reliability.md).
+(:class:`RateLimits`), as have registration, login and refresh per client address,
+failed logins per username and password changes per user (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ class RateLimits:
     """``auth.login``, per client address."""
     failed_logins: RateLimiter
     """Failed ``auth.login``, per lower-cased username."""
+    refresh: RateLimiter
+    """``auth.refresh``, per client address (the caller is not known before the token
+    is checked)."""
+    change_password: RateLimiter
+    """``auth.changePassword``, per user: it verifies a password hash, so this bounds
+    guessing with a stolen access token."""
 
 
 class MemoryRateLimiter:

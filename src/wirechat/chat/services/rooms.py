@@ -2,7 +2,7 @@
 
 Permission order everywhere: a room that does not exist is :class:`NotFound`; a room
 the caller is not in is :class:`Forbidden` and nothing else about it is revealed
-(api.md "Membership is checked on every call and stream").
+(docs/api.md "Membership").
 """
 
 from __future__ import annotations

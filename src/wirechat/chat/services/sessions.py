@@ -1,5 +1,4 @@
-"""Sign-in sessions: start one, rotate its refresh token, end it (api.md "Sessions and
-revocation").
+"""Sign-in sessions: start one, rotate its refresh token, end it (docs/api.md "Sessions").
 
 A session is what an access token's ``sid`` names. Its refresh tokens are stored as
 SHA-256 hashes, one row per token ever issued: a refresh marks the presented row

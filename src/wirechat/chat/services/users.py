@@ -1,7 +1,7 @@
 """A per-process cache of user profiles.
 
-api.md has no procedure that changes a user's id, username, display name or
-creation time, so a profile read once stays right for the life of the process;
+No procedure changes a user's id, username, display name or creation time
+(docs/api.md "users"), so a profile read once stays right for the life of the process;
 ``auth.me``, ``users.get``, typing and presence read it from memory instead of the
 database on every call.
 """

@@ -16,7 +16,6 @@ from typing import Protocol
 
 from wirechat.chat import schemas
 from wirechat.chat.models import EventType
-from wirechat.chat.store.rows import MessagePageJSON
 
 __all__ = [
     "EVENT_PAGE",
@@ -46,7 +45,7 @@ class StoredEvent:
     message: schemas.Message
 
     def to_schema(self) -> schemas.MessageEvent:
-        """The event's data as api.md ``MessageEvent``."""
+        """The event's data as a ``MessageEvent`` (docs/api.md "Shapes")."""
         return schemas.MessageEvent(type=self.type, message=self.message)
 
 
@@ -97,7 +96,7 @@ class ChatStore(EventLog, Protocol):
     ) -> schemas.Message | None:
         """The message ``author_id`` already stored with ``client_message_id``, if any.
 
-        Lets the caller answer a retried send before charging the rate limit (api.md
+        Lets the caller answer a retried send before charging the rate limit (docs/api.md
         "Idempotent send"). :meth:`send` does the same lookup itself; a None here is no
         promise that ``send`` will store a new message.
 
@@ -144,9 +143,11 @@ class ChatStore(EventLog, Protocol):
 
     async def history(
         self, *, room_id: int, user_id: int, cursor: int | None = None, limit: int = 50
-    ) -> MessagePageJSON:
-        """One page of a room's messages in wire form, newest first, deleted ones left
-        out (``messages.list``). ``cursor`` is the previous page's ``nextCursor``.
+    ) -> bytes:
+        """One page of a room's messages, newest first, deleted ones left out
+        (``messages.list``), encoded as a ``MessagePage`` (docs/api.md "Shapes"; the
+        shape of :class:`~wirechat.chat.store.rows.MessagePageJSON`). ``cursor`` is the
+        previous page's ``nextCursor``.
 
         Raises:
             NotFound: no such room.

@@ -1,7 +1,7 @@
-"""Stored rows turned into api.md shapes, on both store implementations alike.
+"""Stored rows turned into the API's shapes, on both store implementations alike.
 
 The hottest reads (history pages, replayed events) skip the ORM and pydantic: rows
-become the wire shape of api.md ``Message`` (camelCase keys, times as
+become the wire shape of ``Message`` (docs/api.md "Shapes": camelCase keys, times as
 ``…T12:00:00.000Z``), which orjson encodes as is. Times come back raw: SQLite's stored
 UTC text, or the aware datetimes of PostgreSQL's driver; both are handled here.
 """
@@ -70,7 +70,7 @@ below read them."""
 
 
 def wire_time(value: Any) -> str | None:
-    """A stored time as api.md writes times (``2026-01-31T12:00:00.000Z``).
+    """A stored time as the API writes times (``2026-01-31T12:00:00.000Z``).
 
     SQLite's stored text (``2026-01-31 12:00:00.000000``, always UTC) is re-cut without
     parsing; PostgreSQL drivers return aware datetimes.
@@ -97,7 +97,7 @@ def stored_datetime(value: Any) -> datetime | None:
 
 
 def message_json(row: Sequence[Any], room_id: int) -> MessageJSON:
-    """An api.md ``Message`` from :data:`MESSAGE_COLUMNS`; deleted text never shows."""
+    """A ``Message`` from :data:`MESSAGE_COLUMNS`; deleted text never shows."""
     mid, author_id, username, display_name, text, client_id, created, edited, deleted = row
     return {
         "id": mid,
@@ -129,5 +129,5 @@ def message_schema(row: Sequence[Any], room_id: int) -> schemas.Message:
 
 
 def event_json(type_: str, row: Sequence[Any], room_id: int) -> bytes:
-    """An api.md ``MessageEvent`` of a message row, JSON-encoded."""
+    """The ``MessageEvent`` of a message row, JSON-encoded."""
     return orjson.dumps({"type": type_, "message": message_json(row, room_id)})

@@ -13,7 +13,7 @@ from wirechat.chat.errors import ValidationFailed
 from wirechat.chat.models import utc_now
 from wirechat.chat.store import transactions
 from wirechat.chat.store.base import EVENT_PAGE, EventRow, MessageResult
-from wirechat.chat.store.rows import MessagePageJSON
+from wirechat.chat.store.pages import PageCache
 from wirechat.chat.store.transactions import Program
 
 __all__ = ["ProgramStore"]
@@ -23,7 +23,14 @@ T = TypeVar("T")
 
 class ProgramStore(ABC):
     """A :class:`~wirechat.chat.store.base.ChatStore` that runs the programs of
-    :mod:`~wirechat.chat.store.transactions`."""
+    :mod:`~wirechat.chat.store.transactions`.
+
+    ``pages`` keeps recently read history pages (see :mod:`~wirechat.chat.store.pages`);
+    each store has its own unless one is given.
+    """
+
+    def __init__(self, pages: PageCache | None = None) -> None:
+        self.pages = pages if pages is not None else PageCache()
 
     @abstractmethod
     async def _read(self, program: Program[T]) -> T:
@@ -73,8 +80,8 @@ class ProgramStore(ABC):
 
     async def history(
         self, *, room_id: int, user_id: int, cursor: int | None = None, limit: int = 50
-    ) -> MessagePageJSON:
-        return await self._read(transactions.history(room_id, user_id, cursor, limit))
+    ) -> bytes:
+        return await self._read(transactions.history(room_id, user_id, cursor, limit, self.pages))
 
     async def events_after(
         self, room_id: int, after_seq: int, limit: int = EVENT_PAGE

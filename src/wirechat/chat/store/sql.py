@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from wirechat.chat.store.pages import PageCache
 from wirechat.chat.store.runner import ProgramStore
 from wirechat.chat.store.transactions import Program, Rows
 from wirechat.db.session import session_factory, transaction
@@ -33,7 +34,8 @@ async def run(conn: AsyncConnection, program: Program[T]) -> T:
 class SQLStore(ProgramStore):
     """The chat store on an async engine (not owned: its owner disposes of it)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, pages: PageCache | None = None) -> None:
+        super().__init__(pages)
         self._sessions = session_factory(engine)
 
     async def _read(self, program: Program[T]) -> T:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from wirechat.chat.store.pages import PageCache
 from wirechat.chat.store.runner import ProgramStore
 from wirechat.chat.store.transactions import Program
 from wirechat.db.sqlite import DirectConnection
@@ -37,7 +38,8 @@ class SQLiteStore(ProgramStore):
     """The chat store on a :class:`~wirechat.db.sqlite.DirectConnection` (owned: closed
     by :meth:`aclose`)."""
 
-    def __init__(self, conn: DirectConnection) -> None:
+    def __init__(self, conn: DirectConnection, pages: PageCache | None = None) -> None:
+        super().__init__(pages)
         self._conn = conn
 
     async def _read(self, program: Program[T]) -> T:

@@ -10,8 +10,8 @@ not a fork of it.
 
 Every created, edited or deleted message appends one ``room_events`` row whose ``seq``
 is the room's next number, in the same transaction as the change itself, so the stream
-is gap-free and a committed change always has its event (api.md "Ordered, gap-free,
-resumable message stream"). The number comes from
+is gap-free and a committed change always has its event (docs/api.md "Message stream
+and resume"). The number comes from
 ``UPDATE rooms SET last_seq = last_seq + 1 ... RETURNING``: on PostgreSQL that locks the
 room row until commit, so events of a room commit in ``seq`` order; on SQLite the
 transaction already holds the database write lock (``BEGIN IMMEDIATE``).
@@ -27,15 +27,16 @@ from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Insert, Select, Update, and_, bindparam, insert, select, update
 
 from wirechat.chat import schemas
 from wirechat.chat.errors import Forbidden, NotFound
 from wirechat.chat.models import EventType, Message, Room, RoomEvent, RoomMember, User
 from wirechat.chat.store.base import EventRow, MessageResult, StoredEvent
+from wirechat.chat.store.pages import PageCache
 from wirechat.chat.store.rows import (
     MESSAGE_COLUMNS,
-    MessagePageJSON,
     event_json,
     message_json,
     message_schema,
@@ -70,14 +71,15 @@ Program = Generator[Step, Rows, T]
 NOT_A_MEMBER = "you are not a member of this room"
 
 MEMBERSHIP = (
-    select(Room.id, Room.owner_id, RoomMember.user_id)
+    select(Room.id, Room.owner_id, RoomMember.user_id, Room.last_seq)
     .outerjoin(
         RoomMember,
         and_(RoomMember.room_id == Room.id, RoomMember.user_id == bindparam("user_id")),
     )
     .where(Room.id == bindparam("room_id"))
 )
-"""The room and, if ``user_id`` is a member, their membership: the one membership query."""
+"""The room, its ``last_seq`` and, if ``user_id`` is a member, their membership: the one
+membership query."""
 
 
 def check_membership(rows: Rows) -> int:
@@ -89,7 +91,7 @@ def check_membership(rows: Rows) -> int:
     """
     if not rows:
         raise NotFound("room")
-    _, owner_id, member = rows[0]
+    _, owner_id, member, _ = rows[0]
     if member is None:
         raise Forbidden(NOT_A_MEMBER)
     return int(owner_id)
@@ -299,15 +301,28 @@ _PAGE = _page_query(False)
 _PAGE_BEFORE = _page_query(True)
 
 
-def history(room_id: int, user_id: int, cursor: int | None, limit: int) -> Program[MessagePageJSON]:
-    """Newest first; ``nextCursor`` is the smallest id of the page, or None when no
-    older message remains. Deleted messages are left out, so no row here can reveal
-    deleted text."""
-    yield from membership(room_id, user_id)
-    params = {"room_id": room_id, "limit": limit + 1, "cursor": cursor}
-    rows = yield (_PAGE if cursor is None else _PAGE_BEFORE), params
-    items = [message_json(row, room_id) for row in rows[:limit]]
-    return {"items": items, "nextCursor": items[-1]["id"] if len(rows) > limit else None}
+def history(
+    room_id: int, user_id: int, cursor: int | None, limit: int, pages: PageCache
+) -> Program[bytes]:
+    """The page encoded as a ``MessagePage`` (docs/api.md "Shapes"): newest first;
+    ``nextCursor`` is the smallest id of the page, or None when no older message
+    remains. Deleted messages are left out, so no row here can reveal deleted text.
+
+    Membership is checked on every call; the page itself comes from ``pages`` when the
+    room has had no event since it was read (see :mod:`wirechat.chat.store.pages`)."""
+    rows = yield MEMBERSHIP, {"room_id": room_id, "user_id": user_id}
+    check_membership(rows)
+    seq = int(rows[0][3])
+    key = (room_id, cursor, limit)
+    page = pages.get(key, seq)
+    if page is None:
+        params = {"room_id": room_id, "limit": limit + 1, "cursor": cursor}
+        rows = yield (_PAGE if cursor is None else _PAGE_BEFORE), params
+        items = [message_json(row, room_id) for row in rows[:limit]]
+        next_cursor = items[-1]["id"] if len(rows) > limit else None
+        page = orjson.dumps({"items": items, "nextCursor": next_cursor})
+        pages.put(key, seq, page)
+    return page
 
 
 _EVENTS = (

@@ -224,7 +224,7 @@ class WSSession(Connection):
         self._send(data)
         if self._buffered() > self._max_buffered:
             # A client that stopped reading: cut it rather than hold its output or
-            # slow the broadcast that feeds it (api.md "Limits").
+            # slow the broadcast that feeds it (docs/api.md "Limits").
             logger.warning("WebSocket peer=%s too slow, closing (1013)", self.info.peer)
             self.close(CloseCode.TRY_AGAIN_LATER, "too slow")
 
