@@ -12,7 +12,7 @@ import pytest
 
 from support.net import free_port
 from test_cli import WIRECHAT, env_for, wait_healthy
-from wirechat.allocator import _wanted
+from wirechat.allocator import GLIBC_TUNABLES, _wanted
 
 glibc = pytest.mark.skipif(
     sys.platform != "linux" or platform.libc_ver()[0] != "glibc",
@@ -25,37 +25,55 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(item.decode().partition("=")[::2] for item in raw if item)
 
 
-def _serve_and_read_allocator(tmp_path: Path, **extra: str) -> str | None:
-    """Start the real command, read the allocator of the process it became, stop it."""
+def _serve_and_read_allocator(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Start the real command; the allocator variables the server ran with, from its
+    start-up log line (glibc may rewrite GLIBC_TUNABLES in the process's own copy of
+    the environment, so /proc shows only PYTHONMALLOC faithfully)."""
     port = free_port()
-    env = env_for(tmp_path, PORT=str(port), WS_PORT=str(free_port()), **extra)
-    if "PYTHONMALLOC" not in extra:
-        env.pop("PYTHONMALLOC", None)
-    proc = subprocess.Popen(
-        [str(WIRECHAT), "serve"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_healthy(port, proc)
-        # The same process id serves: it replaced itself rather than forking a child,
-        # so a supervisor's signals still reach the server.
-        return _environ(proc.pid).get("PYTHONMALLOC")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0
+    env = env_for(tmp_path, PORT=str(port), WS_PORT=str(free_port()), LOG_LEVEL="info", **extra)
+    for name in ("PYTHONMALLOC", "GLIBC_TUNABLES"):
+        if name not in extra:
+            env.pop(name, None)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(WIRECHAT), "serve"], env=env, cwd=tmp_path, stdout=out, stderr=out
+        )
+        try:
+            wait_healthy(port, proc)
+            # The same process id serves: it replaced itself rather than starting a
+            # child, so a supervisor's signals still reach the server.
+            assert _environ(proc.pid).get("PYTHONMALLOC") == extra.get("PYTHONMALLOC", "malloc")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+    line = next(ln for ln in log.read_text().splitlines() if "allocator: " in ln)
+    found = dict(part.split("=", 1) for part in line.split("allocator: ", 1)[1].split())
+    return {k: v for k, v in found.items() if v != "(unset)"}
 
 
 @glibc
 def test_serve_runs_under_malloc_when_nothing_is_set(tmp_path: Path) -> None:
-    assert _serve_and_read_allocator(tmp_path) == "malloc"
+    assert _serve_and_read_allocator(tmp_path) == {
+        "PYTHONMALLOC": "malloc",
+        "GLIBC_TUNABLES": GLIBC_TUNABLES,
+    }
 
 
 @glibc
 def test_an_explicit_allocator_is_kept(tmp_path: Path) -> None:
-    assert _serve_and_read_allocator(tmp_path, PYTHONMALLOC="pymalloc") == "pymalloc"
+    assert _serve_and_read_allocator(tmp_path, PYTHONMALLOC="pymalloc") == {
+        "PYTHONMALLOC": "pymalloc"
+    }
+
+
+@glibc
+def test_explicit_tunables_are_kept(tmp_path: Path) -> None:
+    mine = "glibc.malloc.arena_max=2"
+    assert _serve_and_read_allocator(tmp_path, GLIBC_TUNABLES=mine) == {
+        "PYTHONMALLOC": "malloc",
+        "GLIBC_TUNABLES": mine,
+    }
 
 
 def test_only_an_unset_variable_is_replaced() -> None:

@@ -102,7 +102,11 @@ def raise_open_files_limit() -> int:
     logger.info("open files limit: %s (was %s, hard limit %s)", wanted, soft, hard)
     # Which allocator the objects live in decides whether memory returns after a
     # wave of disconnects (wirechat/allocator.py).
-    logger.info("Python allocator: PYTHONMALLOC=%s", os.environ.get("PYTHONMALLOC", "(default)"))
+    logger.info(
+        "allocator: PYTHONMALLOC=%s GLIBC_TUNABLES=%s",
+        os.environ.get("PYTHONMALLOC", "(unset)"),
+        os.environ.get("GLIBC_TUNABLES", "(unset)"),
+    )
     return int(wanted)
 
 
