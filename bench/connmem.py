@@ -92,8 +92,18 @@ def _pymalloc_arenas() -> str:
 # ------------------------------------------------------------------------------------------
 # server side
 # ------------------------------------------------------------------------------------------
+def _arenas_now(pymalloc: str) -> str:
+    """pymalloc's current arena count, or what runs instead (PYTHONMALLOC=malloc)."""
+    parts = [p.strip() for p in pymalloc.split(";") if "allocated current" in p]
+    return parts[0] if parts else "no pymalloc arenas (PYTHONMALLOC=malloc)"
+
+
 def serve(report_dir: str, trace: bool) -> int:
     import tracemalloc
+
+    from wirechat.allocator import use_malloc
+
+    use_malloc()  # the allocator `wirechat serve` runs on; PYTHONMALLOC=pymalloc to compare
 
     if trace:
         tracemalloc.start(8)
@@ -266,7 +276,7 @@ async def drive(
         print(
             f"round {round_no}: RSS {rep['rss'] / 2**20:.1f} MiB after gc+trim, objects"
             f" {sum(rep['types'].values())}, glibc in use {m.get('uordblks', 0) / 2**20:.1f} MiB,"
-            f" {rep.get('pymalloc', '').split(';')[3].strip()}; more than after round 1: {top}"
+            f" {_arenas_now(rep.get('pymalloc', ''))}; more than after round 1: {top}"
         )
     await warm.aclose()
     await ctx.aclose()
