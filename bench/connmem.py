@@ -22,7 +22,6 @@ import collections
 import gc
 import os
 import pickle
-import secrets
 import signal
 import subprocess
 import sys
@@ -299,26 +298,11 @@ def main() -> int:
     if args.mode == "serve":
         return serve(args.report_dir, args.trace)
 
-    from run import free_port, http_ok, port_open
+    from run import free_port, http_ok, port_open, server_env
 
     rdir = tempfile.mkdtemp(prefix="wcmem-")
     http_port, ws_port = free_port(), free_port()
-    env = dict(
-        os.environ,
-        PORT=str(http_port),
-        WS_PORT=str(ws_port),
-        HOST="127.0.0.1",
-        DATA_DIR=os.path.join(rdir, "data"),
-        JWT_SECRET=secrets.token_hex(32),
-        LOG_LEVEL="warning",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_COST="8192",
-        RATE_LIMIT_REGISTER="1000000/1s",
-        RATE_LIMIT_LOGIN="1000000/1s",
-        RATE_LIMIT_ROOMS="1000000/1s",
-        MAX_CONNECTIONS=str(args.conns + 100),
-        MAX_CONNECTIONS_PER_IP=str(args.conns + 100),
-    )
+    env = server_env(http_port, ws_port, os.path.join(rdir, "data"))
     cmd = [sys.executable, __file__, "serve", "--report-dir", rdir]
     cmd += ["--trace"] if args.trace else []
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT)

@@ -86,6 +86,33 @@ def port_open(port: int) -> bool:
         return False
 
 
+def server_env(http_port: int, ws_port: int, data_dir: str) -> dict[str, str]:
+    """The environment a benchmarked server starts with (bench/README.md, "The two servers"):
+    ports, a fresh data dir, cheap Argon2, and every limit a workload would otherwise
+    measure raised out of the way. connmem.py starts its server with it too."""
+    env = dict(os.environ)
+    env.update(
+        PORT=str(http_port),
+        WS_PORT=str(ws_port),
+        HOST=HOST,
+        DATA_DIR=data_dir,
+        JWT_SECRET=secrets.token_hex(32),
+        LOG_LEVEL="warning",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_COST="8192",
+        RATE_LIMIT_MESSAGES="1000000",
+        RATE_LIMIT_ROOMS="1000000/1s",
+        RATE_LIMIT_REGISTER="1000000/1s",
+        RATE_LIMIT_LOGIN="1000000/1s",
+        MAX_QUEUED_HASHES="100000",
+        # The connection workloads hold as many sockets as the file limit allows,
+        # from a few loopback addresses: the caps must not be what they measure.
+        MAX_CONNECTIONS="1000000",
+        MAX_CONNECTIONS_PER_IP="1000000",
+    )
+    return env
+
+
 class Server:
     def __init__(self, side: str):
         self.side = side
@@ -100,26 +127,7 @@ class Server:
         return self.proc.pid if self.proc else 0
 
     def command(self) -> tuple[list[str], str, dict[str, str]]:
-        env = dict(os.environ)
-        env.update(
-            PORT=str(self.http_port),
-            WS_PORT=str(self.ws_port),
-            HOST=HOST,
-            DATA_DIR=os.path.join(self.dir, "data"),
-            JWT_SECRET=secrets.token_hex(32),
-            LOG_LEVEL="warning",
-            ARGON2_TIME_COST="1",
-            ARGON2_MEMORY_COST="8192",
-            RATE_LIMIT_MESSAGES="1000000",
-            RATE_LIMIT_ROOMS="1000000/1s",
-            RATE_LIMIT_REGISTER="1000000/1s",
-            RATE_LIMIT_LOGIN="1000000/1s",
-            MAX_QUEUED_HASHES="100000",
-            # The connection workloads hold as many sockets as the file limit allows,
-            # from a few loopback addresses: the caps must not be what they measure.
-            MAX_CONNECTIONS="1000000",
-            MAX_CONNECTIONS_PER_IP="1000000",
-        )
+        env = server_env(self.http_port, self.ws_port, os.path.join(self.dir, "data"))
         if self.side == "wirechat":
             return wirechat_cmd(), ROOT, env
         env["NODE_ENV"] = "production"
