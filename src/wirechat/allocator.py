@@ -37,7 +37,7 @@ __all__ = ["ALLOCATOR_VARIABLE", "GLIBC_TUNABLES", "use_malloc"]
 ALLOCATOR_VARIABLE = "PYTHONMALLOC"
 TUNABLES_VARIABLE = "GLIBC_TUNABLES"
 GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=16777216"
-"""Measured in docs/capacity.md "After a wave of disconnects"."""
+"""Measured in docs/capacity.md "Which allocator" (and in bench/RESULTS.md)."""
 
 
 def _wanted(environ: dict[str, str] | os._Environ[str]) -> bool:
