@@ -32,7 +32,7 @@ import os
 import platform
 import sys
 
-__all__ = ["ALLOCATOR_VARIABLE", "GLIBC_TUNABLES", "use_malloc"]
+__all__ = ["ALLOCATOR_VARIABLE", "GLIBC_TUNABLES", "describe_allocator", "use_malloc"]
 
 ALLOCATOR_VARIABLE = "PYTHONMALLOC"
 TUNABLES_VARIABLE = "GLIBC_TUNABLES"
@@ -70,3 +70,11 @@ def use_malloc() -> None:
         del os.environ[ALLOCATOR_VARIABLE]
         if os.environ.get(TUNABLES_VARIABLE) == GLIBC_TUNABLES:
             del os.environ[TUNABLES_VARIABLE]
+
+
+def describe_allocator() -> str:
+    """The allocator variables this process started with, for the start-up log."""
+    return " ".join(
+        f"{name}={os.environ.get(name, '(unset)')}"
+        for name in (ALLOCATOR_VARIABLE, TUNABLES_VARIABLE)
+    )

@@ -13,7 +13,6 @@ import contextlib
 import gc
 import importlib
 import logging
-import os
 import resource
 import signal
 import socket
@@ -23,6 +22,7 @@ from pathlib import Path
 import uvicorn
 
 from .admission import ConnectionCounter, http_protocol
+from .allocator import describe_allocator
 from .application import AppFactory, Application, StartupError
 from .config import Settings
 from .page import ChatPage
@@ -100,13 +100,6 @@ def raise_open_files_limit() -> int:
     else:
         wanted = soft
     logger.info("open files limit: %s (was %s, hard limit %s)", wanted, soft, hard)
-    # Which allocator the objects live in decides whether memory returns after a
-    # wave of disconnects (wirechat/allocator.py).
-    logger.info(
-        "allocator: PYTHONMALLOC=%s GLIBC_TUNABLES=%s",
-        os.environ.get("PYTHONMALLOC", "(unset)"),
-        os.environ.get("GLIBC_TUNABLES", "(unset)"),
-    )
     return int(wanted)
 
 
@@ -137,6 +130,8 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
         ws_sock = bind(settings.host, settings.ws_port, "WS_PORT")
         ws_sock.close()  # picows binds itself; this only proved the port is free
     open_files = raise_open_files_limit()
+    # Whether memory returns after a wave of disconnects depends on it (allocator.py).
+    logger.info("allocator: %s", describe_allocator())
     if settings.ws_enabled and open_files < settings.max_connections + _FILES_BESIDES_SOCKETS:
         # Past the file limit a new socket fails in accept() (and is retried, silently);
         # under MAX_CONNECTIONS it is refused with close code 1013, which clients handle.
