@@ -37,6 +37,7 @@ from wirechat.chat.store.base import EventRow, MessageResult, StoredEvent
 from wirechat.chat.store.pages import PageCache
 from wirechat.chat.store.rows import (
     MESSAGE_COLUMNS,
+    MessagePageJSON,
     event_json,
     message_json,
     message_schema,
@@ -319,8 +320,11 @@ def history(
         params = {"room_id": room_id, "limit": limit + 1, "cursor": cursor}
         rows = yield (_PAGE if cursor is None else _PAGE_BEFORE), params
         items = [message_json(row, room_id) for row in rows[:limit]]
-        next_cursor = items[-1]["id"] if len(rows) > limit else None
-        page = orjson.dumps({"items": items, "nextCursor": next_cursor})
+        wire: MessagePageJSON = {
+            "items": items,
+            "nextCursor": items[-1]["id"] if len(rows) > limit else None,
+        }
+        page = orjson.dumps(wire)
         pages.put(key, seq, page)
     return page
 
