@@ -34,12 +34,133 @@ ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 
 
-def rss_bytes(pid: int) -> int:
+def rss_bytes(pid: int, field: str = "VmRSS") -> int:
+    """A memory figure of /proc/<pid>/status: VmRSS, or RssAnon / RssFile (its parts)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def heap_range() -> tuple[int, int]:
+    """The [heap] mapping's start and end addresses (glibc's main arena)."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            if line.rstrip().endswith("[heap]"):
+                lo, hi = line.split()[0].split("-")
+                return int(lo, 16), int(hi, 16)
+    return 0, 0
+
+
+def resident_pages(lo: int, hi: int) -> int:
+    """How many pages of [lo, hi) are in memory (/proc/self/pagemap, bit 63)."""
+    if hi <= lo:
+        return 0
+    first, last = lo >> 12, (hi - 1) >> 12
+    with open("/proc/self/pagemap", "rb") as f:
+        f.seek(first * 8)
+        raw = f.read((last - first + 1) * 8)
+    return sum(1 for i in range(7, len(raw), 8) if raw[i] & 0x80)
+
+
+def _all_types() -> dict[int, str]:
+    names: dict[int, str] = {}
+    todo = [object]
+    while todo:
+        t = todo.pop()
+        if id(t) in names:
+            continue
+        names[id(t)] = f"{t.__module__}.{t.__qualname__}"
+        try:
+            todo.extend(t.__subclasses__())
+        except TypeError:
+            todo.extend(type.__subclasses__(t))  # type: ignore[arg-type]
+    for o in gc.get_objects():
+        t = type(o)
+        names.setdefault(id(t), f"{t.__module__}.{t.__qualname__}")
+    return names
+
+
+def heap_chunks(above: int) -> dict[str, tuple[int, int]]:
+    """glibc's in-use chunks of the main heap above ``above``, by what they hold: the
+    Python type found in their header (with or without a gc head), else their size."""
+    import struct
+
+    lo, hi = heap_range()
+    with open("/proc/self/mem", "rb") as f:
+        f.seek(lo)
+        buf = f.read(hi - lo)
+    types = _all_types()
+    found: dict[str, list[int]] = {}
+    pos = 0
+    end = len(buf) - 32
+    unpack = struct.unpack_from
+    while pos < end:
+        size = unpack("<Q", buf, pos + 8)[0] & ~7
+        if size < 32 or pos + size >= len(buf) - 16:
+            break
+        nxt = pos + size
+        in_use = unpack("<Q", buf, nxt + 8)[0] & 1
+        if in_use and lo + pos >= above:
+            payload = pos + 16
+            name = ""
+            if size >= 48:
+                plain = types.get(unpack("<Q", buf, payload + 8)[0])
+                tracked = types.get(unpack("<Q", buf, payload + 24)[0])
+                name = plain or (tracked and tracked + " (gc)") or ""
+            if not name:
+                name = f"? {size} B"
+            entry = found.setdefault(name, [0, 0])
+            entry[0] += 1
+            entry[1] += size
+        pos = nxt
+    return {k: (v[0], v[1]) for k, v in found.items()}
+
+
+def pinned_pages(above: int) -> dict[str, int]:
+    """Pages above address ``above`` in the heap that hold a live Python object, by the
+    type of the first object found on each (gc-tracked objects and what they refer to)."""
+    lo, hi = heap_range()
+    lo = max(lo, above)
+    pages: dict[int, str] = {}
+    seen: set[int] = set()
+    for obj in gc.get_objects():
+        for o in (obj, *gc.get_referents(obj)):
+            address = id(o)
+            if address in seen:
+                continue
+            seen.add(address)
+            if lo <= address < hi:
+                name = type(o).__qualname__
+                if o is not obj:
+                    name += " in " + type(obj).__qualname__
+                    if isinstance(obj, list):
+                        name += f" of {len(obj)} {repr(obj[0])[:40]}"
+                    if isinstance(obj, dict) and o in obj.values():
+                        keys = [k for k, v in obj.items() if v is o][:1]
+                        name += f"[{keys[0]!r}]"[:60] if keys else ""
+                elif isinstance(o, tuple):
+                    name += " " + repr(o)[:60]
+                pages.setdefault(address >> 12, name)
+    return dict(collections.Counter(pages.values()))
+
+
+def big_mappings(pid: int, at_least: int = 512 * 1024) -> list[tuple[str, int]]:
+    """Resident anonymous mappings of at least ``at_least`` bytes: (address range, RSS)."""
+    out: list[tuple[str, int]] = []
+    current = ""
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            first = line.split(maxsplit=1)[0]
+            if "-" in first and not first.endswith(":"):
+                fields = line.split()
+                current = first if len(fields) < 6 or fields[5] == "[heap]" else ""
+            elif current and first == "Rss:":
+                rss = int(line.split()[1]) * 1024
+                if rss >= at_least:
+                    out.append((current, rss))
+    return out
 
 
 def _mallinfo() -> dict[str, int]:
@@ -113,6 +234,7 @@ def serve(report_dir: str, trace: bool) -> int:
     from wirechat.server import Application, serve
 
     count = [0]
+    heap_top = [0]
 
     def report() -> None:
         action_file = os.path.join(report_dir, "action")
@@ -130,10 +252,22 @@ def serve(report_dir: str, trace: bool) -> int:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
         if action:
             data["malloc"] = _mallinfo()
+            data["pinned"] = pinned_pages(heap_top[0])
+            if os.environ.get("CONNMEM_CHUNKS"):
+                data["chunks"] = heap_chunks(heap_top[0])
+            lo, hi = heap_range()
+            data["resident"] = (
+                resident_pages(lo, heap_top[0]) * 4096,
+                resident_pages(heap_top[0], hi) * 4096,
+            )
             data["pymalloc"] = _pymalloc_arenas()
         types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
         data |= {
             "rss": rss_bytes(os.getpid()),
+            "rss_anon": rss_bytes(os.getpid(), "RssAnon"),
+            "rss_file": rss_bytes(os.getpid(), "RssFile"),
+            "mappings": big_mappings(os.getpid()),
+            "malloc_now": _mallinfo(),
             "tasks": len(asyncio.all_tasks()),
             "types": dict(types),
             "fds": len(os.listdir("/proc/self/fd")),
@@ -141,6 +275,10 @@ def serve(report_dir: str, trace: bool) -> int:
         if trace:
             data["traced"] = tracemalloc.get_traced_memory()[0]
             tracemalloc.take_snapshot().dump(os.path.join(report_dir, f"snap{count[0]}"))
+        if count[0] == 0:
+            heap_top[0] = heap_range()[1]  # what a wave adds to the heap lies above it
+            lo, hi = heap_range()
+            data["resident"] = (resident_pages(lo, hi) * 4096, 0)
         with open(os.path.join(report_dir, f"report{count[0]}.pickle"), "wb") as f:
             pickle.dump(data, f)
         count[0] += 1
@@ -151,6 +289,24 @@ def serve(report_dir: str, trace: bool) -> int:
         return application
 
     return uvloop.run(serve(Settings(), factory))
+
+
+def _breakdown(label: str, rep: dict[str, Any]) -> str:
+    """One report's RSS split: anonymous / file-backed pages, glibc's heap, big mappings."""
+    m = rep.get("malloc_now", {})
+    maps = ", ".join(f"{rss / 2**10:.0f}K" for _, rss in rep.get("mappings", []))
+    below, above = rep.get("resident", (0, 0))
+    maps += (
+        f"; heap resident below the first report's top {below / 2**20:.1f} MiB,"
+        f" above {above / 2**20:.1f} MiB"
+    )
+    return (
+        f"{label}: RSS {rep['rss'] / 2**20:.1f} MiB = anon {rep.get('rss_anon', 0) / 2**20:.1f}"
+        f" + file {rep.get('rss_file', 0) / 2**20:.1f}; glibc in use"
+        f" {m.get('uordblks', 0) / 2**20:.1f} MiB, free {m.get('fordblks', 0) / 2**20:.1f},"
+        f" mmapped {m.get('hblkhd', 0) / 2**20:.1f} MiB in {m.get('hblks', 0)};"
+        f" anonymous mappings >= 512K resident: [{maps}]"
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -257,6 +413,10 @@ async def drive(
             f" {m.get('uordblks', 0) / 2**20:.1f}, free {m.get('fordblks', 0) / 2**20:.1f}),"
             f" mmapped {m.get('hblkhd', 0) / 2**20:.1f} MiB; pymalloc: {rep.get('pymalloc')}"
         )
+    print(_breakdown("before", before))
+    print(_breakdown("trim", trimmed))
+    pinned = sorted(trimmed.get("pinned", {}).items(), key=lambda kv: -kv[1])
+    print(f"  heap pages above the first report's top, by first Python object: {pinned[:12]}")
     report = 5
     for round_no in range(2, args.rounds + 1):
         # further rounds: whatever grows from round to round (objects by type, heaps)
@@ -277,6 +437,11 @@ async def drive(
             f" {sum(rep['types'].values())}, glibc in use {m.get('uordblks', 0) / 2**20:.1f} MiB,"
             f" {_arenas_now(rep.get('pymalloc', ''))}; more than after round 1: {top}"
         )
+        print(_breakdown(f"round {round_no}", rep))
+        chunks = sorted(rep.get("chunks", {}).items(), key=lambda kv: -kv[1][0])
+        print(f"  in-use chunks above the first report's top (count, bytes): {chunks[:40]}")
+        pinned = sorted(rep.get("pinned", {}).items(), key=lambda kv: -kv[1])
+        print(f"  heap pages above the first report's top, by first Python object: {pinned[:12]}")
     await warm.aclose()
     await ctx.aclose()
 

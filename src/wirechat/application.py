@@ -7,7 +7,7 @@ suite's demo app. It sits below both, so neither imports the other's module.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,9 @@ class Application:
     aclose: Callable[[], Awaitable[None]] = _nothing
     registry: CollectorRegistry = REGISTRY
     on_connections_change: Callable[[int], None] = lambda delta: None
+    tables: Callable[[], Iterable[set[Any] | dict[Any, Any]]] = tuple
+    """The sets and dicts that hold an entry per connection: shrunk to what they hold
+    after a wave of disconnects (``rpc/ws/memory.py``)."""
 
 
 AppFactory = Callable[[Settings], Awaitable[Application]]

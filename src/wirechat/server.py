@@ -205,6 +205,7 @@ async def serve(settings: Settings, factory: AppFactory | None = None) -> int:
             port=settings.ws_port,
             limits=limits,
             on_change=application.on_connections_change,
+            tables=application.tables,
             handshake_timeout=settings.header_timeout_seconds,
             admit=_ws_admission(
                 ConnectionCounter(

@@ -195,6 +195,7 @@ async def build_application(settings: Settings) -> Application:
             aclose=stack.pop_all().aclose,
             registry=metrics.registry,
             on_connections_change=metrics.connections_changed,
+            tables=lambda: (*hub.tables(), *guard.tables()),
         )
     raise AssertionError("unreachable")
 

@@ -11,7 +11,8 @@ latency. If the broker subscription is lost, what was cached as live is forgotte
 the sessions of open connections are checked again, since an ending may have been missed.
 
 Open WebSockets and SSE streams are *watched*: each is filed under its session, with a
-timer at its token's expiry plus the grace period. A WebSocket whose token expired
+deadline at its token's expiry plus the grace period (one loop timer for all of them,
+:class:`~wirechat.deadlines.Deadlines`). A WebSocket whose token expired
 unrefreshed has its subscriptions ended with ``UNAUTHORIZED``; an SSE stream is closed
 without ``return``, so the client reconnects with fresh ``connectionParams``.
 """
@@ -22,9 +23,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 from wirechat.broker import Broker, BrokerClosed, BrokerError, BrokerUnavailable, SubscriptionLost
+from wirechat.deadlines import Deadlines
 from wirechat.rpc import Connection, ErrorCode, RPCError
 from wirechat.rpc.context import Transport
 
@@ -43,12 +46,11 @@ EndedAmong = Callable[[list[int]], Awaitable[list[int]]]
 
 
 class _Watch:
-    __slots__ = ("session_id", "timer", "transport")
+    __slots__ = ("session_id", "transport")
 
-    def __init__(self, session_id: int, transport: Transport, timer: asyncio.TimerHandle) -> None:
+    def __init__(self, session_id: int, transport: Transport) -> None:
         self.session_id = session_id
         self.transport = transport
-        self.timer = timer
 
 
 class SessionGuard:
@@ -79,6 +81,7 @@ class SessionGuard:
         """Bumped whenever cached answers are dropped: a load that started before must
         not put back what was dropped."""
         self._watches: dict[Connection, _Watch] = {}
+        self._deadlines: Deadlines[Connection] = Deadlines(self._expired)
         self._by_session: dict[int, set[Connection]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -126,9 +129,8 @@ class SessionGuard:
         for session_id in session_ids:
             self._live[session_id] = False
             for connection in self._by_session.pop(session_id, set()):
-                watch = self._watches.pop(connection, None)
-                if watch is not None:
-                    watch.timer.cancel()
+                self._watches.pop(connection, None)
+                self._deadlines.discard(connection)
                 connection.end_subscriptions(error)
 
     # -- open connections ----------------------------------------------------------------
@@ -151,15 +153,15 @@ class SessionGuard:
         else:
             self._unwatch(connection)
         delay = max(expires_at + self.grace - time.time(), 0.0)
-        timer = asyncio.get_running_loop().call_later(delay, self._expired, connection)
-        self._watches[connection] = _Watch(session_id, transport, timer)
+        self._deadlines.set(connection, asyncio.get_running_loop().time() + delay)
+        self._watches[connection] = _Watch(session_id, transport)
         self._by_session.setdefault(session_id, set()).add(connection)
 
     def _unwatch(self, connection: Connection) -> _Watch | None:
         watch = self._watches.pop(connection, None)
         if watch is None:
             return None
-        watch.timer.cancel()
+        self._deadlines.discard(connection)
         held = self._by_session.get(watch.session_id)
         if held is not None:
             held.discard(connection)
@@ -177,6 +179,13 @@ class SessionGuard:
             # SSE: closed without `return`, so httpSubscriptionLink reconnects with fresh
             # connectionParams and lastEventId (docs/api.md "Expiry on an open connection").
             connection.end_subscriptions()
+
+    def tables(self) -> Iterator[set[Any] | dict[Any, Any]]:
+        """The tables sized by the number of connections (shrunk after a wave)."""
+        yield self._watches
+        yield from self._deadlines.tables()
+        yield self._by_session
+        yield from self._by_session.values()
 
     @property
     def watched(self) -> int:
@@ -245,7 +254,6 @@ class SessionGuard:
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
-        for watch in self._watches.values():
-            watch.timer.cancel()
+        self._deadlines.clear()
         self._watches.clear()
         self._by_session.clear()

@@ -23,8 +23,8 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
 import orjson
 
@@ -350,6 +350,13 @@ class RoomHub:
         self.listener_capacity = listener_capacity
         self.typing_ttl = typing_ttl
         self.channels: dict[int, _RoomChannel] = {}
+
+    def tables(self) -> Iterator[set[Any] | dict[Any, Any]]:
+        """The tables sized by the number of listeners (shrunk after a wave)."""
+        yield self.channels
+        for channel in self.channels.values():
+            yield channel.listeners
+            yield channel.typing_timers
 
     def listener_count(self) -> int:
         """Local listeners over every room (a gauge on /metrics)."""

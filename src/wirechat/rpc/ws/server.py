@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,7 +30,7 @@ from picows import (
 from ..context import RequestInfo
 from ..engine import Engine
 from ..limits import Limits
-from .memory import WaveRelease
+from .memory import Shrinkable, WaveRelease, release_memory
 from .session import CloseCode, WSSession
 
 __all__ = ["WSServer"]
@@ -203,9 +203,12 @@ class WSServer:
         on_change: Callable[[int], None] = lambda delta: None,
         handshake_timeout: float | None = 10.0,
         admit: Callable[[RequestInfo], Callable[[], None] | None] | None = None,
+        tables: Callable[[], Iterable[Shrinkable]] = tuple,
     ) -> None:
         """``admit(info)`` is asked for each new connection: it returns the function to
-        call when the connection ends, or None to refuse it (close 1013)."""
+        call when the connection ends, or None to refuse it (close 1013). ``tables()``
+        names the application's sets and dicts with an entry per connection, shrunk
+        after a wave of disconnects (:mod:`.memory`)."""
         self.engine = engine
         self.handshake_timeout = handshake_timeout
         self.admit = admit
@@ -217,6 +220,7 @@ class WSServer:
         self.closing: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._keepalive_task: asyncio.Task[None] | None = None
+        self.tables = tables
         self.wave_release = WaveRelease()
 
     async def start(self) -> None:
@@ -255,7 +259,9 @@ class WSServer:
             for conn in list(self.connections):
                 if conn.session is not None:
                     conn.session.keepalive(now)
-            self.wave_release.observe(len(self.connections), now)
+            if self.wave_release.observe(len(self.connections), now, len(self.closing)):
+                shrunk = await release_memory((self.connections, self.closing, *self.tables()))
+                logger.info("memory released; %d tables shrunk", shrunk)
 
     async def shutdown(self, grace: float = 3.0) -> None:
         """Stop accepting, send every client ``reconnect``, let calls in flight finish,
