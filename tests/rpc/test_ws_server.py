@@ -37,6 +37,11 @@ def build_router(state: dict[str, Any]) -> Router:
         finally:
             state["flood_closed"] = True
 
+    async def burst(ctx: Any, sizes: list[int]) -> AsyncIterator[str]:
+        """Events of the given sizes in one turn of the loop (no await between them)."""
+        for i, size in enumerate(sizes):
+            yield str(i % 10) * size
+
     async def slow_query(ctx: Any, value: Any) -> Any:
         await asyncio.sleep(0.2)
         return "done"
@@ -48,6 +53,7 @@ def build_router(state: dict[str, Any]) -> Router:
         {
             "echo": t.procedure.input(Any).query(echo),
             "flood": t.procedure.subscription(flood),
+            "burst": t.procedure.input(list[int]).subscription(burst),
             "slowQuery": t.procedure.query(slow_query),
             "denied": t.procedure.query(denied),
         }
@@ -78,6 +84,25 @@ async def test_server_answers_a_query_frame(served: tuple[WSServer, dict[str, An
     sock = await RawSocket.connect(url(server))
     sock.send({"id": 1, "method": "query", "params": {"path": "echo", "input": {"a": 1}}})
     assert await sock.recv_json() == {"id": 1, "result": {"type": "data", "data": {"a": 1}}}
+    sock.close()
+
+
+async def test_frames_of_one_turn_go_out_together_each_intact_and_in_order(
+    served: tuple[WSServer, dict[str, Any]],
+) -> None:
+    # Every header length a server frame can have (7-bit, 16-bit, 64-bit), around
+    # each boundary; the JSON envelope adds ~50 bytes to each payload.
+    server, _ = served
+    sizes = [1, 60, 80, 125, 65_400, 65_530, 70_000, 3]
+    sock = await RawSocket.connect(url(server))
+    sock.send({"id": 1, "method": "subscription", "params": {"path": "burst", "input": sizes}})
+    assert await sock.recv_json() == {"id": 1, "result": {"type": "started"}}
+    for i, size in enumerate(sizes):
+        frame = await sock.recv_json()
+        assert frame == {"id": 1, "result": {"type": "data", "data": str(i % 10) * size}}
+    assert await sock.recv_json() == {"id": 1, "result": {"type": "stopped"}}
+    sock.send({"id": 2, "method": "query", "params": {"path": "echo", "input": "after"}})
+    assert await sock.recv_json() == {"id": 2, "result": {"type": "data", "data": "after"}}
     sock.close()
 
 

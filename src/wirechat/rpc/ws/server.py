@@ -52,6 +52,7 @@ class _Connection(WSListener):
         "_fragment_bytes",
         "_fragment_type",
         "_fragments",
+        "_pending",
         "_release",
         "opened_at",
         "peer",
@@ -72,6 +73,8 @@ class _Connection(WSListener):
         self._fragment_bytes = 0
         self._fragment_type = WSMsgType.TEXT
         self._release: Callable[[], None] | None = None
+        self._pending: list[bytes] | None = None
+        """Frames sent during this turn of the event loop, written together after it."""
 
     # picows callbacks ------------------------------------------------------------
 
@@ -127,6 +130,7 @@ class _Connection(WSListener):
             session.last_inbound = time.monotonic()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self._pending = None
         self.server.connections.discard(self)
         if self._release is not None:
             self._release()
@@ -176,15 +180,51 @@ class _Connection(WSListener):
             session.receive_binary(len(data))
 
     def _send(self, data: bytes | str) -> None:
-        transport = self.transport
-        if transport is None or transport.is_disconnected:
+        """Queue a text frame; the frames of one turn of the loop go out in one write.
+
+        A broadcast hands each connection its frames one event at a time, and several
+        events often fan out in the same turn; on loopback and on a busy server the
+        system call, not the frame, is the cost of a delivery.
+        """
+        if self.transport is None:
             return
-        transport.send(WSMsgType.TEXT, data.encode() if isinstance(data, str) else data)
+        pending = self._pending
+        if pending is None:
+            self._pending = [data.encode() if isinstance(data, str) else data]
+            self.server.write_later(self)
+        else:
+            pending.append(data.encode() if isinstance(data, str) else data)
+
+    def flush(self) -> None:
+        """Write the queued frames: one frame through picows, several joined by hand
+        (a server's frame is a two- to ten-byte header and the payload, unmasked)."""
+        pending, self._pending = self._pending, None
+        transport = self.transport
+        if not pending or transport is None or transport.is_disconnected:
+            return
+        if len(pending) == 1:
+            transport.send(WSMsgType.TEXT, pending[0])
+            return
+        parts: list[bytes] = []
+        for payload in pending:
+            size = len(payload)
+            if size < 126:
+                parts.append(bytes((0x81, size)))
+            elif size < 65536:
+                parts.append(b"\x81\x7e" + size.to_bytes(2, "big"))
+            else:
+                parts.append(b"\x81\x7f" + size.to_bytes(8, "big"))
+            parts.append(payload)
+        transport.underlying_transport.write(b"".join(parts))
 
     def _close(self, code: int, reason: str) -> None:
         transport = self.transport
         if transport is None or transport.is_disconnected:
             return
+        if code != CloseCode.TRY_AGAIN_LATER:
+            self.flush()  # what was sent before the close goes out before it
+        else:
+            self._pending = None
         transport.send_close(WSCloseCode(code), reason.encode())
         # Too slow: free its unsent buffer now rather than flush it.
         transport.disconnect(graceful=code != CloseCode.TRY_AGAIN_LATER)
@@ -220,8 +260,20 @@ class WSServer:
         self.closing: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._keepalive_task: asyncio.Task[None] | None = None
+        self._unflushed: list[_Connection] = []
         self.tables = tables
         self.wave_release = WaveRelease()
+
+    def write_later(self, connection: _Connection) -> None:
+        """Flush ``connection``'s frames once this turn of the event loop is done."""
+        if not self._unflushed:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._unflushed.append(connection)
+
+    def _flush(self) -> None:
+        connections, self._unflushed = self._unflushed, []
+        for connection in connections:
+            connection.flush()
 
     async def start(self) -> None:
         """Listen; raises OSError when the port is taken."""
