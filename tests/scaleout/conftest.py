@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -138,12 +139,12 @@ def database() -> Iterator[str]:
 # ---- Redis --------------------------------------------------------------------------------
 
 
-def redis_client(client_name: str | None = None) -> Any:
+def redis_client(client_name: str | None = None, port: int = REDIS_PORT) -> Any:
     import redis
 
     return redis.Redis(
         host=REDIS_HOST,
-        port=REDIS_PORT,
+        port=port,
         socket_timeout=5,
         socket_connect_timeout=2,
         client_name=client_name,
@@ -162,11 +163,11 @@ def redis_admin() -> Iterator[Any]:
     client.close()
 
 
-def wait_redis(up: bool, within: float = 15.0) -> None:
+def wait_redis(up: bool, within: float = 15.0, port: int = REDIS_PORT) -> None:
     """Until Redis answers PING (``up``) or refuses connections (not ``up``)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        client = redis_client()
+        client = redis_client(port=port)
         try:
             answered = bool(client.ping())
         except Exception:
@@ -179,36 +180,49 @@ def wait_redis(up: bool, within: float = 15.0) -> None:
     raise AssertionError(f"Redis still {'down' if up else 'up'} after {within} s")
 
 
-def redis_shutdown() -> None:
-    subprocess.run(
-        ["redis-cli", "-h", REDIS_HOST, "-p", str(REDIS_PORT), "shutdown", "nosave"],
-        capture_output=True,
-        timeout=10,
-    )
-    wait_redis(up=False)
+class PrivateRedis:
+    """A ``redis-server`` of the test's own on a free port, to stop and start at will:
+    the machine's Redis, and whatever else uses it meanwhile (another checkout, CI),
+    never notices."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://{REDIS_HOST}:{self.port}/0"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind", REDIS_HOST,
+                "--port", str(self.port),
+                "--save", "",
+                "--appendonly", "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_redis(up=True, port=self.port)
+
+    def stop(self) -> None:
+        """Shut it down, as ``SHUTDOWN NOSAVE`` would; returns once it refuses connections."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(10)
+        self._proc = None
+        wait_redis(up=False, port=self.port)
 
 
-def redis_start() -> None:
-    """Start the Redis server as this machine runs it, unless it already answers."""
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        _unavailable("redis-server not installed: the outage test runs a Redis of its own")
+    server = PrivateRedis()
+    server.start()
     try:
-        wait_redis(up=True, within=0.2)
-        return
-    except AssertionError:
-        pass
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize", "yes",
-            "--bind", REDIS_HOST,
-            "--port", str(REDIS_PORT),
-            "--save", "",
-            "--appendonly", "no",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=10,
-    )  # fmt: skip
-    wait_redis(up=True)
+        yield server
+    finally:
+        server.stop()
 
 
 # ---- processes ----------------------------------------------------------------------------
@@ -308,12 +322,3 @@ def api(http: httpx.AsyncClient) -> Api:
 def node_modules() -> Path:
     """The conformance suite's node_modules (pinned @trpc/client), installed if missing."""
     return support_node.node_modules()
-
-
-@contextlib.contextmanager
-def redis_restored() -> Iterator[None]:
-    """Whatever the test did to Redis, it answers PING again afterwards."""
-    try:
-        yield
-    finally:
-        redis_start()

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from .clients import Api, Proc, Subscriber, audit, send_all, subscribe_all, summarize
-from .conftest import REDIS_URL, redis_client, redis_restored, redis_shutdown, redis_start
+from .conftest import REDIS_URL, PrivateRedis, redis_client
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -168,30 +168,33 @@ async def _wait_ready(
 
 
 async def test_subscribers_catch_up_after_redis_server_restart(
-    cluster: Callable[..., list[Proc]], api: Api, http: httpx.AsyncClient
+    cluster: Callable[..., list[Proc]],
+    api: Api,
+    http: httpx.AsyncClient,
+    private_redis: PrivateRedis,
 ) -> None:
-    procs, subs, plan, room_id = await _setup(cluster, api)
+    procs, subs, plan, room_id = await _setup(cluster, api, REDIS_URL=private_redis.url)
     before, during = 700, 600
     sent: list[int] = []
     await send_all(api, plan, room_id, before, label="live1", concurrency=12, sent=sent)
     assert all(await asyncio.gather(*(s.wait_count(before, 30) for s in subs)))
 
-    with redis_restored():
-        redis_shutdown()
-        down_at = time.monotonic()
-        bodies = await _wait_ready(http, procs, 503)
-        for body in bodies:
-            assert body["checks"]["database"] == "ok", body
-            assert body["checks"]["broker"] != "ok", body
-        # Sends during the outage succeed: they are stored, only live delivery waits.
-        started = time.monotonic()
-        await send_all(api, plan, room_id, during, label="down", concurrency=12, sent=sent)
-        outage_send_rate = during / (time.monotonic() - started)
-        assert len(sent) == before + during
-        assert (await _wait_ready(http, procs, 503, within=0))[0]["checks"]["broker"] != "ok"
-        received_during = max(len(set(s.ids)) for s in subs) - before
-        redis_start()
-        outage = time.monotonic() - down_at
+    # The outage: this test's own Redis, stopped and started again.
+    private_redis.stop()
+    down_at = time.monotonic()
+    bodies = await _wait_ready(http, procs, 503)
+    for body in bodies:
+        assert body["checks"]["database"] == "ok", body
+        assert body["checks"]["broker"] != "ok", body
+    # Sends during the outage succeed: they are stored, only live delivery waits.
+    started = time.monotonic()
+    await send_all(api, plan, room_id, during, label="down", concurrency=12, sent=sent)
+    outage_send_rate = during / (time.monotonic() - started)
+    assert len(sent) == before + during
+    assert (await _wait_ready(http, procs, 503, within=0))[0]["checks"]["broker"] != "ok"
+    received_during = max(len(set(s.ids)) for s in subs) - before
+    private_redis.start()
+    outage = time.monotonic() - down_at
 
     # Nothing new is sent: the catch-up after the resubscription alone completes everyone.
     up_at = time.monotonic()
