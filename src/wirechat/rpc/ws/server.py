@@ -188,12 +188,12 @@ class _Connection(WSListener):
         """
         if self.transport is None:
             return
-        pending = self._pending
-        if pending is None:
-            self._pending = [data.encode() if isinstance(data, str) else data]
+        frame = data.encode() if isinstance(data, str) else data
+        if self._pending is None:
+            self._pending = [frame]
             self.server.write_later(self)
         else:
-            pending.append(data.encode() if isinstance(data, str) else data)
+            self._pending.append(frame)
 
     def flush(self) -> None:
         """Write the queued frames: one frame through picows, several joined by hand
