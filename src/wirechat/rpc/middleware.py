@@ -108,10 +108,30 @@ async def run_chain(
     resolve: Callable[[Call[Any]], Awaitable[Any]],
 ) -> Any:
     """Run ``steps`` in order, then ``resolve``; each step decides whether to go on."""
+    return await _Rest(steps, resolve, 0)(call)
 
-    async def at(index: int, current: Call[Any]) -> Any:
-        if index == len(steps):
-            return await resolve(current)
-        return await steps[index](current, lambda c: at(index + 1, c))
 
-    return await at(0, call)
+class _Rest:
+    """The chain from ``steps[index]`` on: the ``proceed`` a step is handed.
+
+    An object rather than a closure that calls itself: such a closure is a reference
+    cycle, so every call would leave garbage that only the cyclic collector frees, and
+    its collections are pauses of the event loop.
+    """
+
+    __slots__ = ("index", "resolve", "steps")
+
+    def __init__(
+        self,
+        steps: tuple[Step, ...],
+        resolve: Callable[[Call[Any]], Awaitable[Any]],
+        index: int,
+    ) -> None:
+        self.steps = steps
+        self.resolve = resolve
+        self.index = index
+
+    async def __call__(self, call: Call[Any]) -> Any:
+        if self.index == len(self.steps):
+            return await self.resolve(call)
+        return await self.steps[self.index](call, _Rest(self.steps, self.resolve, self.index + 1))
