@@ -309,6 +309,9 @@ class WSClient:
         id = next(self.ids)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self.queues[id] = queue
+        if self.closed.is_set():
+            # Lost before this request: its first read must say so, not wait out a timeout.
+            queue.put_nowait(_CLOSED)
         params: dict[str, Any] = {"path": path}
         if input is not None:
             params["input"] = input
