@@ -112,10 +112,14 @@ async def test_overflowed_subscriber_can_resubscribe(
     make_broker: BrokerFactory, topic: str
 ) -> None:
     broker = make_broker(capacity=2)
-    async with broker.subscribe(topic) as sub:
+    async with broker.subscribe(topic) as sub, broker.subscribe(topic + ":after") as after:
         for i in range(3):
             await broker.publish(topic, b"%d" % i)
-        # Published payloads reach Redis subscribers asynchronously; wait for the overflow.
+        # Redis delivers asynchronously, so reading now could take "0" before "2" arrives
+        # and no overflow would happen. One connection delivers in publish order: once
+        # the later topic's payload is here, all three have been delivered.
+        await broker.publish(topic + ":after", b"marker")
+        assert await next_payload(after) == b"marker"
         assert await collect(sub, 2) == [b"0", b"1"]
         with pytest.raises(SubscriberOverflow):
             await next_payload(sub)
