@@ -12,6 +12,7 @@ from wirechat.broker import (
     BrokerUnavailable,
     SubscriberOverflow,
     Subscription,
+    SubscriptionLost,
 )
 
 from .conftest import next_payload
@@ -119,6 +120,57 @@ async def test_exiting_stops_a_reader_waiting_in_another_task() -> None:
         await asyncio.sleep(0)
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(waiting, 1)
+
+
+async def test_a_waiting_reader_takes_payloads_directly_in_the_deliverers_call() -> None:
+    taken: list[bytes] = []
+
+    def take(payload: bytes) -> bool:
+        taken.append(payload)
+        return payload != b"needs the task"
+
+    async with FakeBroker().subscribe() as sub:
+        sub.handle_directly(take)
+        waiting = asyncio.create_task(anext(sub))
+        await asyncio.sleep(0)
+        sub.deliver(b"direct")
+        assert taken == [b"direct"]  # before deliver returned, with no task switch
+        assert not waiting.done() and sub.pending == 0
+        sub.deliver(b"needs the task")  # declined: queued and yielded as usual
+        assert await asyncio.wait_for(waiting, 1) == b"needs the task"
+
+
+async def test_payloads_arriving_while_the_reader_is_busy_are_queued_in_order() -> None:
+    taken: list[bytes] = []
+    async with FakeBroker().subscribe() as sub:
+        sub.handle_directly(lambda payload: taken.append(payload) is None)
+        # Nobody waits: the handler must not jump ahead of what is buffered.
+        sub.deliver(b"first")
+        sub.deliver(b"second")
+        assert taken == []
+        assert [await anext(sub), await anext(sub)] == [b"first", b"second"]
+        sub.handle_directly(None)
+        waiting = asyncio.create_task(anext(sub))
+        await asyncio.sleep(0)
+        sub.deliver(b"after stop")
+        assert await asyncio.wait_for(waiting, 1) == b"after stop"
+        assert taken == []
+
+
+async def test_a_failing_direct_handler_ends_the_subscription_not_the_deliverer() -> None:
+    def broken(payload: bytes) -> bool:
+        raise KeyError(payload)
+
+    async with FakeBroker().subscribe() as sub:
+        sub.handle_directly(broken)
+        waiting = asyncio.create_task(anext(sub))
+        await asyncio.sleep(0)
+        sub.deliver(b"boom")  # does not raise into the broker's publish
+        sub.deliver(b"ignored")
+        with pytest.raises(SubscriptionLost) as lost:
+            await asyncio.wait_for(waiting, 1)
+        assert isinstance(lost.value.__cause__, KeyError)
+        assert sub.pending == 0
 
 
 def test_capacity_below_one_is_rejected() -> None:

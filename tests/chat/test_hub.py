@@ -73,6 +73,21 @@ async def test_a_published_event_reaches_every_listener_of_the_room_once(
     assert not first._queue  # the repeat was dropped
 
 
+async def test_a_live_event_reaches_listeners_within_the_publishers_call(
+    hub: RoomHub, store: ChatStore, make_user: MakeUser, make_room: MakeRoom
+) -> None:
+    """An idle channel dispatches an in-order event as it is published: no turn of the
+    event loop between storing a message and queueing its frames."""
+    alice, room = await _room(make_user, make_room)
+    listener = await hub.attach(room.id, alice.id, "events")
+    for _ in range(5):
+        await asyncio.sleep(0)  # the channel's task reaches its wait for the broker
+    (payload,) = await _store_events(store, room.id, alice.id, 1)
+    await hub.publish_event(room.id, 1, payload)
+    queued = list(listener._queue or ())  # read before anything else may run
+    assert [(r.seq, r.payload) for r in queued if isinstance(r, EventRecord)] == [(1, payload)]
+
+
 async def test_a_jump_in_seq_is_filled_from_the_log_across_pages(
     hub: RoomHub, store: ChatStore, make_user: MakeUser, make_room: MakeRoom
 ) -> None:

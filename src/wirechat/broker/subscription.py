@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
-from .errors import BrokerError, SubscriberOverflow
+from .errors import BrokerError, SubscriberOverflow, SubscriptionLost
 
 __all__ = ["DEFAULT_CAPACITY", "Subscription"]
 
@@ -44,6 +44,8 @@ class Subscription:
       a payload published after that point is delivered.
     - Payloads come out in the order the backend delivered them, which for one publisher
       is publish order. Nothing is decoded, deduplicated or reordered here.
+    - ``handle_directly`` lets the subscriber take payloads in the deliverer's call,
+      while it waits with nothing buffered, instead of being woken for each.
     - The feed is bounded by ``capacity``. A subscriber that falls that far behind is
       ended with ``SubscriberOverflow``; the publisher and other subscribers never wait.
     - The iteration ends with an exception, never silently: ``SubscriptionLost``
@@ -59,6 +61,7 @@ class Subscription:
         "_buffer",
         "_capacity",
         "_detach",
+        "_direct",
         "_end",
         "_state",
         "_topic",
@@ -90,6 +93,7 @@ class Subscription:
         self._end: BrokerError | None = None
         self._state = _State.NEW
         self._waiter: asyncio.Future[None] | None = None
+        self._direct: Callable[[bytes], bool] | None = None
 
     def __repr__(self) -> str:
         return f"<Subscription {self._topic!r} {self._state.value} pending={len(self._buffer)}>"
@@ -154,6 +158,18 @@ class Subscription:
             finally:
                 self._waiter = None
 
+    def handle_directly(self, handler: Callable[[bytes], bool] | None) -> None:
+        """Offer each payload to ``handler`` in ``deliver``'s caller while the subscriber
+        waits in ``__anext__`` with nothing buffered; None stops it.
+
+        Waking the subscriber's task costs a turn of the event loop per payload, and
+        everything else ready runs in that turn first. ``handler`` returns True when it
+        has dealt with the payload, False to have it queued and yielded as usual. If it
+        raises, the subscription ends with ``SubscriptionLost`` (the subscriber recovers
+        as from any other loss), and the deliverer never sees the exception.
+        """
+        self._direct = handler
+
     def deliver(self, payload: bytes) -> None:
         """Queue ``payload`` for the subscriber without waiting; for brokers only.
 
@@ -162,6 +178,19 @@ class Subscription:
         """
         if self._end is not None or self._state is _State.CLOSED:
             return
+        direct = self._direct
+        waiter = self._waiter
+        # Only while the subscriber is parked on an empty buffer: then no payload
+        # before this one is still on its way, so handling it here keeps the order.
+        if direct is not None and waiter is not None and not waiter.done():
+            try:
+                if direct(payload):
+                    return
+            except Exception as exc:
+                lost = SubscriptionLost(self._topic)
+                lost.__cause__ = exc
+                self.interrupt(lost)
+                return
         if len(self._buffer) >= self._capacity:
             self.interrupt(SubscriberOverflow(self._topic, self._capacity))
             return

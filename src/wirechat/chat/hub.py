@@ -230,6 +230,7 @@ class _RoomChannel:
                         await self._catch_up(None)
                         self._dispatch_all(_PRESENCE, "presence")
                     delay = 0.05
+                    subscription.handle_directly(self._take)
                     async for payload in subscription:
                         await self._receive(payload)
             except asyncio.CancelledError:
@@ -249,18 +250,32 @@ class _RoomChannel:
             delay = min(delay * 2, 2.0)
 
     async def _receive(self, payload: bytes) -> None:
+        if self._take(payload):
+            return
+        # An event past a gap: fill the gap from the log first.
+        head, _, body = payload.partition(b"\n")
+        seq = int(head[1:])
+        await self._catch_up(seq)
+        if seq > self.last_seq:
+            self.last_seq = seq
+            self._dispatch_all(EventRecord(seq, body), "events")
+
+    def _take(self, payload: bytes) -> bool:
+        """Dispatch ``payload`` now; False for an event past a gap, which needs the log.
+
+        Also called by the broker's publisher while this channel is idle (see
+        ``Subscription.handle_directly``): a live event then reaches the sockets in
+        the turn of the event loop that stored it.
+        """
         kind = payload[:1]
         if kind == b"E":
             head, _, body = payload.partition(b"\n")
             seq = int(head[1:])
-            if seq <= self.last_seq:
-                return
             if seq > self.last_seq + 1:
-                await self._catch_up(seq)
-                if seq <= self.last_seq:
-                    return
-            self.last_seq = seq
-            self._dispatch_all(EventRecord(seq, body), "events")
+                return False
+            if seq == self.last_seq + 1:
+                self.last_seq = seq
+                self._dispatch_all(EventRecord(seq, body), "events")
         elif kind == b"T":
             self._typing(payload[1:])
         elif kind == b"P":
@@ -270,6 +285,7 @@ class _RoomChannel:
             for listener in list(self.listeners):
                 if listener.user_id == user_id:
                     listener.push(_LEFT)
+        return True
 
     async def _catch_up(self, until: int | None) -> None:
         """Fill a gap from the database log (events are committed before publication):
