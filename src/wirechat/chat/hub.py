@@ -203,6 +203,12 @@ class Listener:
         self._channel.detach(self)
 
 
+def _event(payload: bytes) -> tuple[int, bytes]:
+    """``E<seq>\\n<MessageEvent JSON>`` as its seq and JSON."""
+    head, _, body = payload.partition(b"\n")
+    return int(head[1:]), body
+
+
 class _RoomChannel:
     """This process's view of one room topic: a broker subscription and its listeners."""
 
@@ -253,8 +259,7 @@ class _RoomChannel:
         if self._take(payload):
             return
         # An event past a gap: fill the gap from the log first.
-        head, _, body = payload.partition(b"\n")
-        seq = int(head[1:])
+        seq, body = _event(payload)
         await self._catch_up(seq)
         if seq > self.last_seq:
             self.last_seq = seq
@@ -269,8 +274,7 @@ class _RoomChannel:
         """
         kind = payload[:1]
         if kind == b"E":
-            head, _, body = payload.partition(b"\n")
-            seq = int(head[1:])
+            seq, body = _event(payload)
             if seq > self.last_seq + 1:
                 return False
             if seq == self.last_seq + 1:
