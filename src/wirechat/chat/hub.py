@@ -203,7 +203,7 @@ class Listener:
         self._channel.detach(self)
 
 
-def _event(payload: bytes) -> tuple[int, bytes]:
+def _split_event(payload: bytes) -> tuple[int, bytes]:
     """``E<seq>\\n<MessageEvent JSON>`` as its seq and JSON."""
     head, _, body = payload.partition(b"\n")
     return int(head[1:]), body
@@ -259,11 +259,9 @@ class _RoomChannel:
         if self._take(payload):
             return
         # An event past a gap: fill the gap from the log first.
-        seq, body = _event(payload)
+        seq, body = _split_event(payload)
         await self._catch_up(seq)
-        if seq > self.last_seq:
-            self.last_seq = seq
-            self._dispatch_all(EventRecord(seq, body), "events")
+        self._dispatch_event(seq, body)
 
     def _take(self, payload: bytes) -> bool:
         """Dispatch ``payload`` now; False for an event past a gap, which needs the log.
@@ -274,12 +272,10 @@ class _RoomChannel:
         """
         kind = payload[:1]
         if kind == b"E":
-            seq, body = _event(payload)
+            seq, body = _split_event(payload)
             if seq > self.last_seq + 1:
                 return False
-            if seq == self.last_seq + 1:
-                self.last_seq = seq
-                self._dispatch_all(EventRecord(seq, body), "events")
+            self._dispatch_event(seq, body)
         elif kind == b"T":
             self._typing(payload[1:])
         elif kind == b"P":
@@ -298,13 +294,17 @@ class _RoomChannel:
         try:
             async for page in pages:
                 for seq, payload in page:
-                    if seq > self.last_seq:
-                        self.last_seq = seq
-                        self._dispatch_all(EventRecord(seq, payload), "events")
+                    self._dispatch_event(seq, payload)
                 if until is not None and self.last_seq >= until:
                     return
         finally:
             await pages.aclose()
+
+    def _dispatch_event(self, seq: int, payload: bytes) -> None:
+        """Dispatch the event ``seq`` unless it has been already (a repeat is dropped)."""
+        if seq > self.last_seq:
+            self.last_seq = seq
+            self._dispatch_all(EventRecord(seq, payload), "events")
 
     def _dispatch_all(self, item: Item, kind: ListenerKind) -> None:
         count = 0
