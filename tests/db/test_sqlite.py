@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wirechat.chat.errors import NotFound
-from wirechat.chat.models import User
+from wirechat.chat.models import RoomMember, User
 from wirechat.chat.store import SQLiteStore, SQLStore, open_store
 from wirechat.chat.store.sqlite import run
 from wirechat.chat.store.transactions import Program, Rows
@@ -152,6 +152,104 @@ async def test_store_writes_queue_on_the_engines_write_lock(engine: AsyncEngine)
             await asyncio.wait_for(write, 5)
     finally:
         await store.aclose()
+
+
+def _add_user(name: str, *, then: BaseException | None = None) -> Program[str]:
+    yield INSERT_USER, {"name": name, "at": datetime.now(UTC)}
+    if then is not None:
+        raise then
+    return name
+
+
+_ORPHAN_MEMBER = insert(RoomMember).values(
+    room_id=404, user_id=404, joined_at=bindparam("at", type_=RoomMember.joined_at.type)
+)
+
+
+def _add_orphan_member_checked_at_commit() -> Program[None]:
+    yield text("PRAGMA defer_foreign_keys = ON"), {}
+    yield _ORPHAN_MEMBER, {"at": datetime.now(UTC)}
+
+
+def _names(direct: DirectConnection) -> list[str]:
+    return [row[1] for row in direct.all(USERS, {})]
+
+
+@pytest.fixture
+def statements(direct: DirectConnection) -> Iterator[list[str]]:
+    seen: list[str] = []
+    direct._conn.set_trace_callback(seen.append)  # the sqlite3 connection underneath
+    yield seen
+    direct._conn.set_trace_callback(None)
+
+
+async def test_writes_queued_in_one_turn_share_one_transaction_and_commit(
+    engine: AsyncEngine, direct: DirectConnection, statements: list[str]
+) -> None:
+    """Group commit: one BEGIN and one COMMIT for the writes that arrived together,
+    each caller answered only once they are committed."""
+    store = SQLiteStore(direct)
+    database = engine.url.database
+    assert database is not None
+
+    async def write_then_look(name: str) -> list[str]:
+        await store._write(_add_user(name))
+        other = sqlite3.connect(database)  # another connection sees only committed rows
+        try:
+            return [row[0] for row in other.execute("SELECT username FROM users")]
+        finally:
+            other.close()
+
+    seen = await asyncio.gather(*(write_then_look(n) for n in ("ann", "ben", "cat")))
+    assert seen == [["ann", "ben", "cat"]] * 3
+    assert statements.count("BEGIN IMMEDIATE") == 1
+    assert statements.count("COMMIT") == 1
+    assert statements.count("SAVEPOINT part") == 3
+    statements.clear()
+    assert await store._write(_add_user("dan")) == "dan"  # alone: no savepoint
+    assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 1
+    assert "SAVEPOINT part" not in statements
+
+
+async def test_a_write_that_fails_in_a_group_is_undone_alone(direct: DirectConnection) -> None:
+    store = SQLiteStore(direct)
+    results = await asyncio.gather(
+        store._write(_add_user("eve")),
+        store._write(_add_user("fay", then=RuntimeError("after writing"))),
+        store._write(_add_user("eve")),  # the unique username: IntegrityError
+        store._write(_add_user("gus")),
+        return_exceptions=True,
+    )
+    assert results[0] == "eve" and results[3] == "gus"
+    assert isinstance(results[1], RuntimeError)
+    assert isinstance(results[2], IntegrityError)
+    assert _names(direct) == ["eve", "gus"]
+
+
+async def test_a_failed_commit_fails_every_write_of_its_group(direct: DirectConnection) -> None:
+    store = SQLiteStore(direct)
+    results = await asyncio.gather(
+        store._write(_add_user("hal")),
+        store._write(_add_orphan_member_checked_at_commit()),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
+    assert _names(direct) == []
+    assert await store._write(_add_user("ida")) == "ida"  # the connection is usable
+    assert _names(direct) == ["ida"]
+
+
+async def test_a_write_cancelled_before_its_group_runs_is_not_stored(
+    direct: DirectConnection,
+) -> None:
+    store = SQLiteStore(direct)
+    first = asyncio.ensure_future(store._write(_add_user("jon")))
+    second = asyncio.ensure_future(store._write(_add_user("kim")))
+    await asyncio.sleep(0)  # both are queued; the group runs in the next turn
+    first.cancel()
+    assert await second == "kim"
+    assert first.cancelled()
+    assert _names(direct) == ["kim"]
 
 
 def test_the_checkpointer_copies_the_wal_back_and_stops(tmp_path: Path) -> None:

@@ -160,7 +160,26 @@ class DirectConnection:
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        try:
+            self._conn.execute("COMMIT")
+        except BaseException:
+            # A COMMIT refused by a deferred constraint leaves the transaction open.
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[DirectConnection]:
+        """A nested transaction inside :meth:`transaction`: an exception undoes only
+        what ran inside it (``ROLLBACK TO``), and the outer transaction goes on."""
+        self._conn.execute("SAVEPOINT part")
+        try:
+            yield self
+        except BaseException:
+            self._conn.execute("ROLLBACK TO part")
+            self._conn.execute("RELEASE part")
+            raise
+        self._conn.execute("RELEASE part")
 
     def close(self) -> None:
         self._conn.close()

@@ -2,15 +2,23 @@
 
 Like better-sqlite3 in Node: each operation runs to completion without awaiting, so
 it blocks the loop for its few tens of microseconds and nothing else; no SQLAlchemy
-execution layer, no worker thread. Writes take the database's in-process write lock
-first (shared with the engine's writers), then run in one ``BEGIN IMMEDIATE``
-transaction. Reads run outside a transaction: under WAL each statement sees committed
-data.
+execution layer, no worker thread. Reads run outside a transaction: under WAL each
+statement sees committed data.
+
+Writes are committed in groups. A write is queued, and the writes queued in one turn
+of the event loop (the sends of several clients that arrived together) then run in
+one ``BEGIN IMMEDIATE`` transaction, each in a savepoint of its own, with one
+``COMMIT``. ``COMMIT`` is the costliest statement of a send (it appends every changed
+page to the WAL), and a burst is exactly when the sends behind it wait, so sharing it
+shortens the burst. No caller learns its result before the ``COMMIT``: what a write
+returns is stored. The group takes the database's in-process write lock first (shared
+with the engine's writers).
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+import asyncio
+from typing import Any, TypeVar
 
 from wirechat.chat.store.pages import PageCache
 from wirechat.chat.store.runner import ProgramStore
@@ -34,6 +42,16 @@ def run(conn: DirectConnection, program: Program[T]) -> T:
         program.close()
 
 
+class _Write:
+    """One queued write: its program and the future its caller awaits."""
+
+    __slots__ = ("future", "program")
+
+    def __init__(self, program: Program[Any], future: asyncio.Future[Any]) -> None:
+        self.program = program
+        self.future = future
+
+
 class SQLiteStore(ProgramStore):
     """The chat store on a :class:`~wirechat.db.sqlite.DirectConnection` (owned: closed
     by :meth:`aclose`)."""
@@ -41,14 +59,89 @@ class SQLiteStore(ProgramStore):
     def __init__(self, conn: DirectConnection, pages: PageCache | None = None) -> None:
         super().__init__(pages)
         self._conn = conn
+        self._queued: list[_Write] = []
+        self._committer: asyncio.Handle | asyncio.Task[None] | None = None
 
     async def _read(self, program: Program[T]) -> T:
         return run(self._conn, program)
 
     async def _write(self, program: Program[T]) -> T:
-        async with self._conn.write_lock:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queued.append(_Write(program, future))
+        if self._committer is None:
+            # Scheduled now, it runs after the other calls already due in this turn,
+            # so their writes join this group.
+            self._committer = asyncio.get_running_loop().call_soon(self._commit_soon)
+        return await future
+
+    def _commit_soon(self) -> None:
+        if self._conn.write_lock.locked():
+            # An engine writer holds the database: wait for it in a task.
+            self._committer = asyncio.ensure_future(self._commit_queued())
+            return
+        # Synchronous, so no other writer can start before it ends: no need to
+        # take the lock.
+        group, self._queued, self._committer = self._queued, [], None
+        self._commit(group)
+
+    async def _commit_queued(self) -> None:
+        try:
+            async with self._conn.write_lock:
+                # From here on nothing awaits: writes queued later start a new group.
+                group, self._queued, self._committer = self._queued, [], None
+                self._commit(group)
+        except asyncio.CancelledError:
+            # Cancelled while waiting for the lock (the store is closing): none ran.
+            group, self._queued, self._committer = self._queued, [], None
+            for write in group:
+                write.program.close()
+                write.future.cancel()
+            raise
+
+    def _commit(self, group: list[_Write]) -> None:
+        """Run ``group``'s programs in one transaction; settle each future after the
+        ``COMMIT``, with its program's value or exception."""
+        live = []
+        for write in group:
+            if write.future.cancelled():
+                write.program.close()  # its caller went away before it ran
+            else:
+                live.append(write)
+        if not live:
+            return
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
             with self._conn.transaction():
-                return run(self._conn, program)
+                if len(live) == 1:
+                    # Alone: its exception rolls the whole transaction back.
+                    outcomes.append((run(self._conn, live[0].program), None))
+                else:
+                    for write in live:
+                        try:
+                            with self._conn.savepoint():
+                                outcomes.append((run(self._conn, write.program), None))
+                        except Exception as exc:
+                            outcomes.append((None, exc))
+        except BaseException as exc:
+            # The program alone, BEGIN or COMMIT failed: nothing of the group is stored.
+            for write in live:
+                write.program.close()
+                if not write.future.done():
+                    write.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for write, (value, error) in zip(live, outcomes, strict=True):
+            if error is None:
+                write.future.set_result(value)
+            else:
+                write.future.set_exception(error)
 
     async def aclose(self) -> None:
+        committer = self._committer
+        if isinstance(committer, asyncio.Task):
+            await asyncio.wait([committer])
+        elif committer is not None:
+            committer.cancel()
+            self._commit_soon()
         self._conn.close()
