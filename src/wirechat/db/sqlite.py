@@ -127,22 +127,24 @@ class DirectConnection:
         self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
-        self._compiled: dict[int, tuple[Executable, Any, str, tuple[str, ...]]] = {}
+        self._compiled: dict[int, _Compiled] = {}
         self.write_lock = dialect.write_lock
         """The lock every in-process writer of this database takes turns on."""
 
     def all(self, statement: Executable, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run ``statement``; its rows ([] for a statement returning none)."""
         entry = self._compiled.get(id(statement))
-        if entry is None or entry[0] is not statement:
-            compiled = statement.compile(dialect=self._dialect)
-            names = getattr(compiled, "positiontup", None) or ()
-            entry = (statement, compiled, compiled.string, tuple(names))
-            self._compiled[id(statement)] = entry
-        _, compiled, sql, names = entry
-        # construct_params adds the values of anonymous binds (literals in the statement).
-        values: Any = compiled.construct_params(params)
-        args = [_stored(values[name]) for name in names]
+        if entry is None or entry.statement is not statement:
+            entry = self._compiled[id(statement)] = _Compiled(statement, self._dialect)
+        if entry.names is None:  # expanding (IN) parameters: SQLAlchemy renders them
+            values = entry.compiled.construct_params(params)
+            sql, args = entry.sql, [_stored(values[name]) for name in entry.order]
+        else:
+            fixed = entry.fixed
+            sql = entry.sql
+            args = [
+                _stored(params[name]) if name in params else fixed[name] for name in entry.names
+            ]
         try:
             return self._conn.execute(sql, args).fetchall()
         except sqlite3.IntegrityError as exc:
@@ -183,6 +185,33 @@ class DirectConnection:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class _Compiled:
+    """A statement compiled for SQLite once, with the order of its parameters.
+
+    ``fixed`` holds the values the statement carries itself (the ``1`` of
+    ``last_seq + 1``), so a call fills in its own parameters without SQLAlchemy's
+    ``construct_params``, which rebuilds a dict of every parameter each time.
+    """
+
+    __slots__ = ("compiled", "fixed", "names", "order", "sql", "statement")
+
+    def __init__(self, statement: Executable, dialect: InLoopSQLiteDialect) -> None:
+        compiled: Any = statement.compile(dialect=dialect)
+        self.statement = statement
+        self.compiled = compiled
+        self.sql: str = compiled.string
+        self.order: tuple[str, ...] = tuple(getattr(compiled, "positiontup", None) or ())
+        binds = [compiled.binds[name] for name in self.order]
+        self.names: tuple[str, ...] | None = (
+            None if any(bind.expanding for bind in binds) else self.order
+        )
+        self.fixed: dict[str, Any] = {
+            name: _stored(bind.effective_value)
+            for name, bind in zip(self.order, binds, strict=True)
+            if not bind.required
+        }
 
 
 def _stored(value: Any) -> Any:
