@@ -92,7 +92,7 @@ def check_membership(rows: Rows) -> int:
     """
     if not rows:
         raise NotFound("room")
-    _, owner_id, member, _ = rows[0]
+    owner_id, member = rows[0][1], rows[0][2]
     if member is None:
         raise Forbidden(NOT_A_MEMBER)
     return int(owner_id)
@@ -138,7 +138,10 @@ def find_sent(
     return (yield from by_client_id(room_id, author_id, client_message_id))
 
 
-_AUTHOR = select(User.id, User.username, User.display_name).where(User.id == bindparam("user_id"))
+_MEMBER_AS_AUTHOR = MEMBERSHIP.add_columns(User.username, User.display_name).outerjoin(
+    User, User.id == RoomMember.user_id
+)
+""":data:`MEMBERSHIP` with the member's name for the message: one statement, not two."""
 _INSERT_MESSAGE = (
     insert(Message)
     .values(
@@ -186,14 +189,12 @@ def send(
     the unique ``(author_id, client_message_id)`` index; the caller then reads the
     winner's row with :func:`by_client_id`.
     """
-    yield from membership(room_id, author_id)
+    rows = yield _MEMBER_AS_AUTHOR, {"room_id": room_id, "user_id": author_id}
+    check_membership(rows)
     if client_message_id is not None:
         stored = yield from by_client_id(room_id, author_id, client_message_id)
         if stored is not None:
             return MessageResult(stored, None)
-    authors = yield _AUTHOR, {"user_id": author_id}
-    if not authors:
-        raise NotFound("user")
     ids = yield (
         _INSERT_MESSAGE,
         {
@@ -206,11 +207,11 @@ def send(
     )
     message_id = int(ids[0][0])
     seq = yield from _append_event(room_id, message_id, "created", now)
-    uid, username, display_name = authors[0]
+    username, display_name = rows[0][4:]
     message = schemas.Message(
         id=message_id,
         room_id=room_id,
-        author=schemas.Author(id=uid, username=username, display_name=display_name),
+        author=schemas.Author(id=author_id, username=username, display_name=display_name),
         text=text,
         client_message_id=client_message_id,
         created_at=now,
