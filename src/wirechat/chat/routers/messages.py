@@ -20,16 +20,21 @@ __all__ = ["messages_router"]
 # What the fast paths send, for the TypeScript generator (the same JSON as the models).
 MessagePageWire = Annotated[orjson.Fragment, WireType(schemas.MessagePage)]
 MessageEventWire = Annotated[orjson.Fragment, WireType(schemas.MessageEvent)]
+MessageWire = Annotated[orjson.Fragment, WireType(schemas.Message)]
 
 
-async def _publish(deps: Deps, result: MessageResult) -> schemas.Message:
+async def _publish(deps: Deps, result: MessageResult) -> MessageWire:
+    """Publish ``result``'s event, if any, and answer with its message: encoded once
+    for both, since a send's answer and its event carry the same message."""
+    message = orjson.Fragment(dumps(result.message))
     event = result.event
     if event is not None:
-        await deps.hub.publish_event(event.room_id, event.seq, dumps(event.to_schema()))
-    return result.message
+        payload = orjson.dumps({"type": event.type, "message": message})
+        await deps.hub.publish_event(event.room_id, event.seq, payload)
+    return message
 
 
-async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.Message:
+async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> MessageWire:
     d = ctx.deps
     if input.client_message_id is not None:
         # A retry must get the stored message back, not TOO_MANY_REQUESTS.
@@ -39,7 +44,7 @@ async def send(ctx: AuthedContext, input: schemas.SendMessageInput) -> schemas.M
             client_message_id=input.client_message_id,
         )
         if stored is not None:
-            return stored
+            return orjson.Fragment(dumps(stored))
     await d.limiter.hit(f"send:{ctx.user_id}")
     result = await d.store.send(
         room_id=input.room_id,
@@ -57,7 +62,7 @@ async def list_(ctx: AuthedContext, input: schemas.ListMessagesInput) -> Message
     return orjson.Fragment(page)
 
 
-async def edit(ctx: AuthedContext, input: schemas.EditMessageInput) -> schemas.Message:
+async def edit(ctx: AuthedContext, input: schemas.EditMessageInput) -> MessageWire:
     await ctx.deps.limits.edits.hit(f"edit:{ctx.user_id}")
     result = await ctx.deps.store.edit(
         message_id=input.message_id, user_id=ctx.user_id, text=input.text
@@ -65,7 +70,7 @@ async def edit(ctx: AuthedContext, input: schemas.EditMessageInput) -> schemas.M
     return await _publish(ctx.deps, result)
 
 
-async def delete(ctx: AuthedContext, input: schemas.DeleteMessageInput) -> schemas.Message:
+async def delete(ctx: AuthedContext, input: schemas.DeleteMessageInput) -> MessageWire:
     await ctx.deps.limits.edits.hit(f"edit:{ctx.user_id}")
     result = await ctx.deps.store.delete(message_id=input.message_id, user_id=ctx.user_id)
     return await _publish(ctx.deps, result)
