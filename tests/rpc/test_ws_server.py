@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -104,6 +104,34 @@ async def test_frames_of_one_turn_go_out_together_each_intact_and_in_order(
     sock.send({"id": 2, "method": "query", "params": {"path": "echo", "input": "after"}})
     assert await sock.recv_json() == {"id": 2, "result": {"type": "data", "data": "after"}}
     sock.close()
+
+
+class _Queued:
+    """A connection with frames waiting: counts its writes."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def flush(self) -> None:
+        self.writes += 1
+
+
+async def test_a_call_answered_writes_at_once_when_few_connections_wait() -> None:
+    """A chat message's frames go out as its call ends; a broadcast's wait for the end
+    of the turn, where several events to one connection share one write."""
+    server = WSServer(make_engine(build_router({})))
+    room = [_Queued() for _ in range(6)]
+    for connection in room:
+        server.write_later(cast(Any, connection))
+    server.call_answered()
+    assert [c.writes for c in room] == [1] * 6
+    crowd = [_Queued() for _ in range(33)]
+    for connection in crowd:
+        server.write_later(cast(Any, connection))
+    server.call_answered()
+    assert [c.writes for c in crowd] == [0] * 33
+    await asyncio.sleep(0)  # the end of the turn
+    assert [c.writes for c in crowd + room] == [1] * 39
 
 
 async def test_server_reports_connections_opening_and_closing() -> None:

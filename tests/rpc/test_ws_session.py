@@ -301,6 +301,24 @@ async def test_procedure_error_is_an_error_frame_with_the_path(
     ]
 
 
+async def test_answered_is_called_after_each_answer_is_sent_and_not_for_a_stopped_call(
+    app: App,
+) -> None:
+    """The transport may write as soon as a call has answered (WSServer.call_answered)."""
+    seen: list[int] = []
+    session, peer = open_session(app, answered=lambda: seen.append(len(peer.sent)))
+    await settle()
+    session.receive_text(text(req(1, "query", "hello", "x")))
+    session.receive_text(text(req(2, "query", "fail")))
+    await until(lambda: len(seen) == 2)
+    assert seen == [1, 2]  # each after its own answer
+    session.receive_text(text(req(3, "query", "slow")))
+    await settle()
+    await session.aclose()  # the socket went away: the call is cancelled, not answered
+    await settle()
+    assert seen == [1, 2]
+
+
 async def test_c75_array_frame_answers_in_completion_order(
     app: App, connected: tuple[WSSession, Peer]
 ) -> None:

@@ -39,6 +39,9 @@ logger = logging.getLogger("wirechat.ws")
 
 _PICOWS_LOGGER = logging.LoggerAdapter(logging.getLogger("picows.server"))
 _READ_BUFFER_BYTES = 2048  # picows' minimum
+# At most this many connections with frames waiting are written to as soon as a call
+# ends (see WSServer.call_answered); a chat room is well under it.
+_EARLY_WRITE_CONNECTIONS = 32
 
 
 class _Connection(WSListener):
@@ -105,6 +108,7 @@ class _Connection(WSListener):
             limits=self.server.limits,
             expect_connection_params=query.get("connectionParams") == "1",
             buffered=tcp.get_write_buffer_size,
+            answered=self.server.call_answered,
         )
         self.server.connections.add(self)
         logger.info("WebSocket connected peer=%s", self.peer)
@@ -269,6 +273,18 @@ class WSServer:
         if not self._unflushed:
             asyncio.get_running_loop().call_soon(self._flush)
         self._unflushed.append(connection)
+
+    def call_answered(self) -> None:
+        """A call has queued its answer: write now if only a few connections wait.
+
+        A message to a chat room queues a frame for each member and the sender's
+        answer. Written as the call ends, they reach the clients while this loop runs
+        the next call, instead of after every call of the turn. Past a few
+        connections (a broadcast) they wait for the end of the turn, where several
+        events to one connection share one write.
+        """
+        if len(self._unflushed) <= _EARLY_WRITE_CONNECTIONS:
+            self._flush()
 
     def _flush(self) -> None:
         connections, self._unflushed = self._unflushed, []

@@ -67,6 +67,10 @@ def _nothing_buffered() -> int:
     return 0
 
 
+def _nothing() -> None:
+    return None
+
+
 class CloseCode:
     NORMAL = 1000
     GOING_AWAY = 1001
@@ -99,10 +103,14 @@ class WSSession(Connection):
     ``max_message_bytes`` closes with 1009; when ``buffered()`` (the bytes the
     transport holds unsent) passes ``max_buffered_bytes`` the client is too slow:
     close 1013, and every subscription stops producing at once.
+
+    ``answered()`` is called once a call's answer has been handed to ``send``: a
+    transport that holds frames back to write them together may write them now.
     """
 
     # One per connection: slots instead of a per-instance dict (docs/capacity.md).
     __slots__ = (
+        "_answered",
         "_awaiting_params",
         "_buffered",
         "_calls",
@@ -133,6 +141,7 @@ class WSSession(Connection):
         limits: Limits | None = None,
         expect_connection_params: bool = False,
         buffered: Callable[[], int] = _nothing_buffered,
+        answered: Callable[[], None] = _nothing,
     ) -> None:
         self.engine = engine
         self.info = replace(info, connection=self)
@@ -140,6 +149,7 @@ class WSSession(Connection):
         self._send = send
         self._close = close
         self._buffered = buffered
+        self._answered = answered
         self._max_buffered = self.limits.max_buffered_bytes
         self._awaiting_params = expect_connection_params
         self._runner: Runner[Any] | None = None
@@ -419,11 +429,12 @@ class WSSession(Connection):
             data = await self._runner.unary(call, _STREAM_REFUSED)
         except RPCError as err:
             self._send_call_error(request, err)
-            return
-        if data is None:
-            self.send(encode_result(request.id, request.jsonrpc, "data"))
         else:
-            self.send(encode_data(subscription_prefix(request.id, request.jsonrpc), data))
+            if data is None:
+                self.send(encode_result(request.id, request.jsonrpc, "data"))
+            else:
+                self.send(encode_data(subscription_prefix(request.id, request.jsonrpc), data))
+        self._answered()
 
     async def _run_subscription(
         self, sub: _Subscription, request: Request, call: PreparedCall
