@@ -266,3 +266,20 @@ def test_the_checkpointer_copies_the_wal_back_and_stops(tmp_path: Path) -> None:
     assert wal.stat().st_size == 0
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (1000,)
     conn.close()
+
+
+async def test_closing_the_store_commits_the_writes_queued_before(
+    engine: AsyncEngine, direct: DirectConnection
+) -> None:
+    store = SQLiteStore(direct)
+    write = asyncio.ensure_future(store._write(_add_user("lea")))
+    await asyncio.sleep(0)  # queued; its group would run in the next turn
+    await store.aclose()
+    assert await write == "lea"
+    database = engine.url.database
+    assert database is not None
+    other = sqlite3.connect(database)
+    try:
+        assert [row[0] for row in other.execute("SELECT username FROM users")] == ["lea"]
+    finally:
+        other.close()

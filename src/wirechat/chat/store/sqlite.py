@@ -139,9 +139,10 @@ class SQLiteStore(ProgramStore):
 
     async def aclose(self) -> None:
         committer = self._committer
+        if committer is not None and not isinstance(committer, asyncio.Task):
+            committer.cancel()  # not run yet: run it now, before the connection closes
+            self._commit_soon()
+        committer = self._committer
         if isinstance(committer, asyncio.Task):
             await asyncio.wait([committer])
-        elif committer is not None:
-            committer.cancel()
-            self._commit_soon()
         self._conn.close()
