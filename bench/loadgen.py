@@ -833,6 +833,10 @@ async def wl_scale(ctx: Ctx) -> dict[str, Any]:
     return res
 
 
+RSS_BACK = 0.05
+"""The churn target: RSS back within 5 % of its level before the first round."""
+
+
 async def wl_churn(ctx: Ctx) -> dict[str, Any]:
     a = ctx.args
     n = a.conns
@@ -865,8 +869,19 @@ async def wl_churn(ctx: Ctx) -> dict[str, Any]:
                 if open_fds(pid) <= before["fds"]:
                     break
                 await asyncio.sleep(0.2)
+            closed = time.monotonic()
             await asyncio.sleep(a.settle)
-            after = await stats()
+            # wirechat gives a wave's memory back once the wave is over (two keep-alive
+            # ticks apart), which takes a moment on a busy host: wait for it, up to
+            # --release-wait more seconds, and say how long it took.
+            limit = time.monotonic() + a.release_wait
+            while True:
+                after = await stats()
+                back = after["rss_mb"] <= before["rss_mb"] * (1 + RSS_BACK)
+                if back or time.monotonic() >= limit:
+                    break
+                await asyncio.sleep(0.5)
+            after["rss_back_s"] = round(time.monotonic() - closed, 1) if back else None
             row = {
                 "round": r + 1,
                 "opened": o["open"],
@@ -887,6 +902,8 @@ async def wl_churn(ctx: Ctx) -> dict[str, Any]:
         res["rss_after_mb"] = last["rss_mb"]
         res["rss_return_pct"] = 100 * (last["rss_mb"] - before["rss_mb"]) / before["rss_mb"]
         res["peak_rss_mb"] = max((x["peak"]["rss_mb"] for x in res["rounds"]), default=0)
+        backs = [x["after"]["rss_back_s"] for x in res["rounds"]]
+        res["rss_back_max_s"] = max(backs) if backs and None not in backs else None
         res["fds_delta"] = last["fds"] - before["fds"]
         res["connect_failures"] = sum(x["failed"] for x in res["rounds"])
         for k in (
@@ -946,6 +963,12 @@ def main() -> None:
     # idle
     p.add_argument("--idle-users", type=int, default=50)
     p.add_argument("--settle", type=float, default=3.0)
+    p.add_argument(
+        "--release-wait",
+        type=float,
+        default=15.0,
+        help="churn: after --settle, how long more RSS may take to return",
+    )
     p.add_argument("--connect-concurrency", type=int, default=200)
     # scale / churn
     p.add_argument("--sizes", default="2000,5000,10000,19000", help="scale: connection counts")

@@ -283,6 +283,11 @@ def build_cases(quick: bool, scale_sizes: list[int] | None = None) -> list[Case]
                     "<= 5",
                 ),
                 Metric("peak_rss_mb", "peak server RSS MiB", "{:.0f}"),
+                Metric(
+                    "rss_back_max_s",
+                    "slowest return of RSS after a round's last socket, s",
+                    "{:.1f}",
+                ),
                 Metric("fds_delta", "open fds after - before", "{:+.0f}"),
                 Metric("asyncio_tasks_delta", "asyncio tasks after - before", "{:+.0f}"),
                 Metric("room_listeners_delta", "hub listeners after - before", "{:+.0f}"),
@@ -687,6 +692,7 @@ def detail_sections(cases: list[Case]) -> list[str]:
                 for res in results:
                     keys = [
                         "rss_mb",
+                        "rss_back_s",
                         "fds",
                         "ws_connections",
                         "asyncio_tasks",
