@@ -136,12 +136,12 @@ class DirectConnection:
         entry = self._compiled.get(id(statement))
         if entry is None or entry.statement is not statement:
             entry = self._compiled[id(statement)] = _Compiled(statement, self._dialect)
+        sql = entry.sql
         if entry.names is None:  # expanding (IN) parameters: SQLAlchemy renders them
             values = entry.compiled.construct_params(params)
-            sql, args = entry.sql, [_stored(values[name]) for name in entry.order]
+            args = [_stored(values[name]) for name in entry.order]
         else:
             fixed = entry.fixed
-            sql = entry.sql
             args = [
                 _stored(params[name]) if name in params else fixed[name] for name in entry.names
             ]

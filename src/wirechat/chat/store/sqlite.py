@@ -81,15 +81,12 @@ class SQLiteStore(ProgramStore):
             return
         # Synchronous, so no other writer can start before it ends: no need to
         # take the lock.
-        group, self._queued, self._committer = self._queued, [], None
-        self._commit(group)
+        self._commit_group()
 
     async def _commit_queued(self) -> None:
         try:
             async with self._conn.write_lock:
-                # From here on nothing awaits: writes queued later start a new group.
-                group, self._queued, self._committer = self._queued, [], None
-                self._commit(group)
+                self._commit_group()
         except asyncio.CancelledError:
             # Cancelled while waiting for the lock (the store is closing): none ran.
             group, self._queued, self._committer = self._queued, [], None
@@ -97,6 +94,11 @@ class SQLiteStore(ProgramStore):
                 write.program.close()
                 write.future.cancel()
             raise
+
+    def _commit_group(self) -> None:
+        """Commit what is queued now; writes queued later start a new group."""
+        group, self._queued, self._committer = self._queued, [], None
+        self._commit(group)
 
     def _commit(self, group: list[_Write]) -> None:
         """Run ``group``'s programs in one transaction; settle each future after the
