@@ -181,3 +181,23 @@ async def test_a_lagging_stream_catches_up_from_the_log(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_stream_cancelled_after_the_broker_closed_ends_cancelled(
+    deps: Deps, make_user: MakeUser, make_room: MakeRoom
+) -> None:
+    """At shutdown the last leave cannot be published; the stream still ends as it was
+    ended (a cancellation), not with the broker's error, which would reach the client."""
+    alice = await make_user("alice")
+    room = await make_room(alice)
+    listener = await deps.hub.attach(room.id, alice.id, "events")
+    await deps.presence.join(room.id, alice.id)
+    emit = Collector()
+    task = asyncio.ensure_future(MessageStream(deps, listener, room.id, alice.id, None).run(emit))
+    await _send(deps, room.id, alice.id, "before")
+    await emit.until(1)
+    await deps.hub.broker.aclose()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await deps.presence.leave(room.id, alice.id) is False  # counted out all the same

@@ -162,6 +162,20 @@ async def test_aclose_ends_streamed_responses_properly() -> None:
     assert b"event: return" not in client.body()  # so the client resumes elsewhere
 
 
+async def test_a_stream_begun_after_aclose_ends_at_once_the_same_way() -> None:
+    """A request already on its way when shutdown began: no stream that outlives the
+    application, and no ``return``, so the client resumes elsewhere."""
+    state: dict[str, Any] = {}
+    client = Client({"type": "http.request", "body": b""})
+    app = make_app(state)
+    await app.aclose()
+    await run(app, http_scope("GET", "/ticks"), client)
+    assert client.status() == 200
+    assert client.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert b"event: return" not in client.body()
+    assert state.get("produced", 0) < 2  # cancelled before it got going
+
+
 def ws_scope(query: bytes = b"") -> dict[str, Any]:
     return {
         "type": "websocket",
@@ -241,6 +255,24 @@ async def test_websocket_connection_params_reach_the_context() -> None:
     await task
     sent = [orjson.loads(m["text"]) for m in client.sent if m["type"] == "websocket.send"]
     assert sent == [{"id": 1, "result": {"type": "data", "data": 1}}]
+
+
+async def test_a_websocket_opened_after_aclose_is_told_to_reconnect() -> None:
+    client = Client(
+        {"type": "websocket.connect"},
+        text({"id": 1, "method": "query", "params": {"path": "echo", "input": 5}}),
+    )
+    app = make_app({})
+    await app.aclose()
+    await run(app, ws_scope(), client)
+    assert client.sent == [
+        {"type": "websocket.accept"},
+        {
+            "type": "websocket.close",
+            "code": CloseCode.SERVICE_RESTART,
+            "reason": "server shutting down",
+        },
+    ]
 
 
 async def test_a_non_connect_first_message_ends_the_websocket_quietly() -> None:

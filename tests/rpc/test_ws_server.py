@@ -220,6 +220,36 @@ async def test_shutdown_tells_clients_to_reconnect_after_calls_in_flight_finish(
     assert await sock.closed() == CloseCode.SERVICE_RESTART
 
 
+async def test_a_socket_upgraded_after_shutdown_began_is_told_to_reconnect() -> None:
+    """Accepted before the listener closed, upgraded while the drain waits for a call:
+    it gets no session (which would outlive the application) but 1012, and no frame."""
+    server = WSServer(make_engine(build_router({})), port=free_port())
+    await server.start()
+    busy = await RawSocket.connect(url(server))
+    busy.send({"id": 7, "method": "query", "params": {"path": "slowQuery"}})
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    await asyncio.sleep(0.05)  # accepted by the server, not upgraded yet
+    stopping = asyncio.ensure_future(server.shutdown(grace=2.0))
+    await asyncio.sleep(0.05)  # the drain waits for slowQuery
+    assert not stopping.done()
+    writer.write(
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    async with asyncio.timeout(5):
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        opcode, size = await reader.readexactly(2)
+        payload = await reader.readexactly(size)
+        assert await reader.read() == b""  # then the socket ends
+        await stopping
+    assert opcode == 0x88  # a close frame, first and only
+    assert int.from_bytes(payload[:2], "big") == CloseCode.SERVICE_RESTART
+    assert server.connections == set()
+    writer.close()
+
+
 async def test_server_refuses_a_port_in_use(served: tuple[WSServer, dict[str, Any]]) -> None:
     server, _ = served
     other = WSServer(make_engine(build_router({})), port=server.port)

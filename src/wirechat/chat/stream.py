@@ -25,6 +25,7 @@ from collections.abc import AsyncGenerator
 
 import orjson
 
+from wirechat.broker import BrokerClosed
 from wirechat.chat.deps import Deps
 from wirechat.chat.errors import Forbidden
 from wirechat.chat.hub import EventRecord, Lagged, Listener
@@ -129,4 +130,8 @@ class MessageStream(PushSource[Tracked[orjson.Fragment]]):
             self.listener.close()
             gauge.dec()
             if await deps.presence.leave(self.room_id, self.user_id):
-                await deps.hub.publish_presence(self.room_id)
+                # Closed broker: the process is stopping and nobody is left to tell.
+                # Raised here it would replace how the stream ended (a cancellation
+                # would reach the client as INTERNAL_SERVER_ERROR).
+                with contextlib.suppress(BrokerClosed):
+                    await deps.hub.publish_presence(self.room_id)

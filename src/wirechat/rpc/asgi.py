@@ -70,10 +70,14 @@ class TRPCASGIApp:
         self.ws_limits = ws_limits or handler.limits
         self._streams: set[asyncio.Task[None]] = set()
         self._sessions: set[WSSession] = set()
+        self._stopping = False
 
     async def aclose(self, grace: float = 3.0) -> None:
         """Shutting down: end streamed responses now (without SSE ``return``, so clients
-        resume elsewhere with Last-Event-ID) and drain WebSocket sessions."""
+        resume elsewhere with Last-Event-ID) and drain WebSocket sessions. A stream or
+        WebSocket that begins after this (a request already on its way) ends the same
+        way at once: it would otherwise outlive the application it needs."""
+        self._stopping = True
         for task in list(self._streams):
             task.cancel()
         if self._sessions:
@@ -160,6 +164,8 @@ class TRPCASGIApp:
         producer = asyncio.ensure_future(pump())
         watcher = asyncio.ensure_future(watch())
         self._streams.add(producer)
+        if self._stopping:
+            producer.cancel()
         try:
             await asyncio.wait({producer, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -185,6 +191,15 @@ class TRPCASGIApp:
         if message["type"] != "websocket.connect":
             return
         await send({"type": "websocket.accept"})
+        if self._stopping:
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": CloseCode.SERVICE_RESTART,
+                    "reason": "server shutting down",
+                }
+            )
+            return
         query = dict(
             parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         )

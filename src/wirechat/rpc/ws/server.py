@@ -93,6 +93,13 @@ class _Connection(WSListener):
         query = dict(parse_qsl(raw_path.partition("?")[2], keep_blank_values=True))
         headers = {k.lower(): v for k, v in request.headers.items()}
         info = RequestInfo("ws", headers, query, self.peer)
+        if self.server.stopping:
+            # Accepted before the listener closed, upgraded after the drain began: a
+            # session now would outlive the database and broker it needs. The client
+            # reconnects, as the drained ones do.
+            transport.send_close(WSCloseCode(CloseCode.SERVICE_RESTART), b"server shutting down")
+            transport.disconnect()
+            return
         if self.server.admit is not None:
             self._release = self.server.admit(info)
             if self._release is None:
@@ -262,6 +269,8 @@ class WSServer:
         self.on_change = on_change
         self.connections: set[_Connection] = set()
         self.closing: set[asyncio.Task[None]] = set()
+        self.stopping = False
+        """Set by :meth:`shutdown`: no new session from then on."""
         self._server: asyncio.Server | None = None
         self._keepalive_task: asyncio.Task[None] | None = None
         self._unflushed: list[_Connection] = []
@@ -334,6 +343,7 @@ class WSServer:
     async def shutdown(self, grace: float = 3.0) -> None:
         """Stop accepting, send every client ``reconnect``, let calls in flight finish,
         close every socket and wait for their subscriptions to end."""
+        self.stopping = True
         if self._server is not None:
             self._server.close()
         if self._keepalive_task is not None:
