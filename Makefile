@@ -88,8 +88,13 @@ typecheck: install
 unit: install
 	$(PY) -m pytest tests/rpc -q
 
+# Most of the suite waits on servers, sockets and timers, so two worker processes on two
+# cores take about 60% of the serial time; a file's tests stay together on one worker
+# (they share its servers). PYTEST_WORKERS=0 runs them in this process, one by one.
+PYTEST_WORKERS ?= 2
+
 test: install node-deps web-deps lint typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # 100,000 fuzz cases in all: 25,000 per transport (HTTP, WebSocket) and database.
 fuzz: install
