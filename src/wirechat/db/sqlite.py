@@ -137,13 +137,13 @@ class DirectConnection:
         if entry is None or entry.statement is not statement:
             entry = self._compiled[id(statement)] = _Compiled(statement, self._dialect)
         sql = entry.sql
-        if entry.names is None:  # expanding (IN) parameters: SQLAlchemy renders them
+        if entry.expanding:  # IN parameters: SQLAlchemy renders them
             values = entry.compiled.construct_params(params)
             args = [_stored(values[name]) for name in entry.order]
         else:
             fixed = entry.fixed
             args = [
-                _stored(params[name]) if name in params else fixed[name] for name in entry.names
+                _stored(params[name]) if name in params else fixed[name] for name in entry.order
             ]
         try:
             return self._conn.execute(sql, args).fetchall()
@@ -195,7 +195,7 @@ class _Compiled:
     ``construct_params``, which rebuilds a dict of every parameter each time.
     """
 
-    __slots__ = ("compiled", "fixed", "names", "order", "sql", "statement")
+    __slots__ = ("compiled", "expanding", "fixed", "order", "sql", "statement")
 
     def __init__(self, statement: Executable, dialect: InLoopSQLiteDialect) -> None:
         compiled: Any = statement.compile(dialect=dialect)
@@ -204,9 +204,7 @@ class _Compiled:
         self.sql: str = compiled.string
         self.order: tuple[str, ...] = tuple(getattr(compiled, "positiontup", None) or ())
         binds = [compiled.binds[name] for name in self.order]
-        self.names: tuple[str, ...] | None = (
-            None if any(bind.expanding for bind in binds) else self.order
-        )
+        self.expanding = any(bind.expanding for bind in binds)
         self.fixed: dict[str, Any] = {
             name: _stored(bind.effective_value)
             for name, bind in zip(self.order, binds, strict=True)
