@@ -18,7 +18,7 @@ from .context import RequestInfo
 from .engine import Engine
 from .http import HTTPHandler, HTTPRequest, HTTPResponse
 from .limits import Limits
-from .ws.session import CloseCode, WSSession
+from .ws.session import SHUTTING_DOWN, CloseCode, WSSession
 
 __all__ = ["TRPCASGIApp"]
 
@@ -196,7 +196,7 @@ class TRPCASGIApp:
                 {
                     "type": "websocket.close",
                     "code": CloseCode.SERVICE_RESTART,
-                    "reason": "server shutting down",
+                    "reason": SHUTTING_DOWN,
                 }
             )
             return

@@ -31,7 +31,7 @@ from ..context import RequestInfo
 from ..engine import Engine
 from ..limits import Limits
 from .memory import Shrinkable, WaveRelease, release_memory
-from .session import CloseCode, WSSession
+from .session import SHUTTING_DOWN, CloseCode, WSSession
 
 __all__ = ["WSServer"]
 
@@ -97,7 +97,7 @@ class _Connection(WSListener):
             # Accepted before the listener closed, upgraded after the drain began: a
             # session now would outlive the database and broker it needs. The client
             # reconnects, as the drained ones do.
-            transport.send_close(WSCloseCode(CloseCode.SERVICE_RESTART), b"server shutting down")
+            transport.send_close(WSCloseCode(CloseCode.SERVICE_RESTART), SHUTTING_DOWN.encode())
             transport.disconnect()
             return
         if self.server.admit is not None:

@@ -45,7 +45,7 @@ from .protocol import (
     tracked_body,
 )
 
-__all__ = ["CloseCode", "WSSession"]
+__all__ = ["SHUTTING_DOWN", "CloseCode", "WSSession"]
 
 logger = logging.getLogger("wirechat.rpc.ws")
 
@@ -78,6 +78,10 @@ class CloseCode:
     MESSAGE_TOO_BIG = 1009
     SERVICE_RESTART = 1012
     TRY_AGAIN_LATER = 1013
+
+
+SHUTTING_DOWN = "server shutting down"
+"""The reason of every 1012 close, whichever way the socket meets the shutdown."""
 
 
 class _Subscription:
@@ -224,7 +228,7 @@ class WSSession(Connection):
         self.send(RECONNECT)
         if self._calls:
             await asyncio.wait(set(self._calls), timeout=grace)
-        self.close(CloseCode.SERVICE_RESTART, "server shutting down")
+        self.close(CloseCode.SERVICE_RESTART, SHUTTING_DOWN)
 
     # -- I/O helpers ---------------------------------------------------------------
 
