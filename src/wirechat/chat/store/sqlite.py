@@ -89,16 +89,19 @@ class SQLiteStore(ProgramStore):
                 self._commit_group()
         except asyncio.CancelledError:
             # Cancelled while waiting for the lock (the store is closing): none ran.
-            group, self._queued, self._committer = self._queued, [], None
-            for write in group:
+            for write in self._take_queued():
                 write.program.close()
                 write.future.cancel()
             raise
 
     def _commit_group(self) -> None:
         """Commit what is queued now; writes queued later start a new group."""
+        self._commit(self._take_queued())
+
+    def _take_queued(self) -> list[_Write]:
+        """The writes queued so far; the next write starts a new group (and committer)."""
         group, self._queued, self._committer = self._queued, [], None
-        self._commit(group)
+        return group
 
     def _commit(self, group: list[_Write]) -> None:
         """Run ``group``'s programs in one transaction; settle each future after the

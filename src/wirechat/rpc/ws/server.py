@@ -88,11 +88,6 @@ class _Connection(WSListener):
         if peer:
             self.peer = f"{peer[0]}:{peer[1]}"
         request, self.request = self.request, None  # its headers live on in `info`
-        assert request is not None
-        raw_path = request.path.decode("latin-1")
-        query = dict(parse_qsl(raw_path.partition("?")[2], keep_blank_values=True))
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        info = RequestInfo("ws", headers, query, self.peer)
         if self.server.stopping:
             # Accepted before the listener closed, upgraded after the drain began: a
             # session now would outlive the database and broker it needs. The client
@@ -100,6 +95,11 @@ class _Connection(WSListener):
             transport.send_close(WSCloseCode(CloseCode.SERVICE_RESTART), SHUTTING_DOWN.encode())
             transport.disconnect()
             return
+        assert request is not None
+        raw_path = request.path.decode("latin-1")
+        query = dict(parse_qsl(raw_path.partition("?")[2], keep_blank_values=True))
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        info = RequestInfo("ws", headers, query, self.peer)
         if self.server.admit is not None:
             self._release = self.server.admit(info)
             if self._release is None:
