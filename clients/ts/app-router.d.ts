@@ -274,8 +274,9 @@ export type AppRouter = TRPCBuiltRouter<
         meta: object;
       }>;
       /**
-       * Limited per user, every call counted: each verifies the current password, and
-       * the caller may be a thief holding only the access token.
+       * Limited per session, every call counted, right password or not: each verifies
+       * the current password, and the caller may be a thief holding only the access token.
+       * Ends every other session of the user.
        */
       changePassword: TRPCMutationProcedure<{
         input: ChangePasswordInput;

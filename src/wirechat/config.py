@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     rate_limit_refresh: RateSetting = Rate(60, 60)
     """auth.refresh per client address (a database write each, no password hash)."""
     rate_limit_change_password: RateSetting = Rate(5, 3600)
-    """auth.changePassword per user: each call verifies the current password, so the
+    """auth.changePassword per session: each call verifies the current password, so the
     holder of a stolen access token gets this many guesses."""
     max_concurrent_hashes: int = Field(2, gt=0)
     """Password hashes running at once (each in a worker thread)."""

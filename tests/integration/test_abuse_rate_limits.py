@@ -224,11 +224,13 @@ async def test_refresh_is_limited_per_address_and_allowed_again_after_the_window
 
 
 @pytest.mark.parametrize("transport", ["http", "ws"])
-async def test_change_password_is_limited_per_user_right_password_or_not(
+async def test_change_password_is_limited_per_session_right_password_or_not(
     transport: str, start_server: Callable[..., Server], http: httpx.AsyncClient
 ) -> None:
     """A thief with an access token guessing the password gets RATE_LIMIT_CHANGE_PASSWORD
-    tries per window; once over, even the right password is refused and nothing changes."""
+    tries per window; once over, even the right password is refused and nothing changes.
+    The owner, signed in elsewhere, is not locked out: their change goes through at once
+    and ends the thief's session."""
     srv = start_server(**SESSION_LIMITS)
     api = Api(srv.trpc_url, http)
     alice, bob = await api.register("chpw"), await api.register("chpw")
@@ -241,14 +243,20 @@ async def test_change_password_is_limited_per_user_right_password_or_not(
                     {"currentPassword": f"guess number {i}", "newPassword": "new password 1"},
                 )
             assert info.value.code == "FORBIDDEN"
-        error = await _too_many(call("auth.changePassword", right))
-        # The password did not change, and the limit is alice's alone.
-        await api.call("auth.login", {"username": alice.username, "password": PASSWORD})
+        await _too_many(call("auth.changePassword", right))
+        # The password did not change, and the limit is this session's alone.
+        owner = await api.call("auth.login", {"username": alice.username, "password": PASSWORD})
         await api.call("auth.changePassword", right, bob.token)
-        await _wait_out(error)
-        result = await call("auth.changePassword", right)
-        assert result["user"]["id"] == alice.id
+        changed = await api.call("auth.changePassword", right, owner["token"])
+        assert changed["user"]["id"] == alice.id
+        # The change ended every other session: the thief's calls now fail on the token.
+        with pytest.raises(TRPCError) as info:
+            await call("auth.changePassword", right)
+        assert info.value.code == "UNAUTHORIZED"
     await api.call("auth.login", {"username": alice.username, "password": "new password 1"})
+    with pytest.raises(TRPCError) as info:
+        await api.call("auth.login", {"username": alice.username, "password": PASSWORD})
+    assert info.value.code == "UNAUTHORIZED"
 
 
 async def test_login_flood_leaves_health_and_sends_responsive(

@@ -138,10 +138,14 @@ async def logout_all(ctx: AuthedContext, input: None) -> schemas.Ok:
 async def change_password(
     ctx: AuthedContext, input: schemas.ChangePasswordInput
 ) -> schemas.AuthResult:
-    """Limited per user, every call counted: each verifies the current password, and
-    the caller may be a thief holding only the access token."""
+    """Limited per session, every call counted, right password or not: each verifies
+    the current password, and the caller may be a thief holding only the access token.
+    Ends every other session of the user."""
     d = ctx.deps
-    await d.limits.change_password.hit(f"change-password:{ctx.user_id}")
+    # Per session, not per user: a thief who used up the allowance has not also locked
+    # the owner out of the change that ends the thief's session. Only a sign-in or a
+    # registration makes a session, so the guesses stay bounded by the tokens stolen.
+    await d.limits.change_password.hit(f"change-password:{ctx.user_id}:{ctx.session_id}")
     result, ended = await accounts.change_password(
         d.sessions,
         d.hasher,
