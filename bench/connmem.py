@@ -243,6 +243,12 @@ def serve(report_dir: str, trace: bool) -> int:
             with open(action_file) as f:
                 action = f.read().strip()
         data: dict[str, Any] = {"rss_before_action": rss_bytes(os.getpid())}
+        if action == "pause":
+            # What one full collection costs the event loop with this much alive.
+            tracked = len(gc.get_objects())
+            started = time.perf_counter()
+            found = gc.collect()
+            data["full_gc"] = (tracked, (time.perf_counter() - started) * 1000, found)
         if action in ("gc", "trim"):
             gc.collect()
             data["rss_after_gc"] = rss_bytes(os.getpid())
@@ -358,6 +364,11 @@ async def drive(
     await asyncio.sleep(3)
     after = await take(1)
     n = args.conns
+    tracked, pause_ms, _found = (await take(2, "pause"))["full_gc"]
+    print(
+        f"a full collection with them open: {pause_ms:.0f} ms over {tracked} tracked objects"
+        " (the event loop waits for it)"
+    )
     print(
         f"RSS      {before['rss'] / 2**20:8.1f} -> {after['rss'] / 2**20:8.1f} MiB:"
         f" {(after['rss'] - before['rss']) / n:8.0f} B per connection"
@@ -397,14 +408,14 @@ async def drive(
             print(f"  {stat.size_diff / n:8.0f} B  " + " < ".join(frames))
     await asyncio.gather(*(c.aclose() for c in conns))
     await asyncio.sleep(5)
-    closed = await take(2)
+    closed = await take(3)
     print(
         f"closed   RSS {closed['rss'] / 2**20:8.1f} MiB, objects {sum(closed['types'].values())}"
         f" (before: {sum(before['types'].values())})"
     )
-    collected = await take(3, "gc")
+    collected = await take(4, "gc")
     print(f"gc       RSS {collected['rss_after_gc'] / 2**20:8.1f} MiB")
-    trimmed = await take(4, "trim")
+    trimmed = await take(5, "trim")
     print(f"trim     RSS {trimmed['rss'] / 2**20:8.1f} MiB (gc.collect, then malloc_trim(0))")
     for name, rep in (("closed", closed), ("gc", collected), ("trim", trimmed)):
         m = rep.get("malloc", {})
@@ -417,7 +428,7 @@ async def drive(
     print(_breakdown("trim", trimmed))
     pinned = sorted(trimmed.get("pinned", {}).items(), key=lambda kv: -kv[1])
     print(f"  heap pages above the first report's top, by first Python object: {pinned[:12]}")
-    report = 5
+    report = 6
     for round_no in range(2, args.rounds + 1):
         # further rounds: whatever grows from round to round (objects by type, heaps)
         conns = await asyncio.gather(*(one(i) for i in range(args.conns)))
